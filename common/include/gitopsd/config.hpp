@@ -1,0 +1,137 @@
+// The gitopsd configuration: one struct per YAML section of DESIGN.md, defaults in
+// the declarations, one loader. Shared by gitopsd-receiver, gitopsd-worker and gitopsctl.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gitopsd {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// Thrown by load_config; what() is "file:line:column: what is wrong" (1-based).
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "host:port"; port 0 asks the OS for a free port.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;
+};
+
+enum class Provider { github, gitlab, gitea };
+std::string_view provider_name(Provider p);
+
+struct KafkaTopics {
+  std::string events = "gitopsd.events";
+  std::string results = "gitopsd.results";
+  std::string state = "gitopsd.state";
+  std::string dlq = "gitopsd.dlq";
+};
+
+struct KafkaConfig {
+  std::string brokers = "localhost:9092";  // librdkafka bootstrap list, or "embedded" (gitopsctl dev)
+  KafkaTopics topics;
+  std::map<std::string, std::string> properties;  // passed verbatim to librdkafka
+};
+
+struct TlsConfig {
+  std::string cert_file;  // PEM certificate chain
+  std::string key_file;   // PEM private key
+};
+
+struct ReceiverConfig {
+  ListenAddress listen{"0.0.0.0", 8080};
+  ListenAddress admin_listen{"127.0.0.1", 9464};  // /metrics, /healthz, /readyz
+  std::optional<TlsConfig> tls;                   // HTTPS on `listen` when set
+  std::uint64_t max_body_bytes = 26214400;        // bytes; larger bodies get 413
+  Duration header_timeout = 10s;                  // whole request head
+  Duration body_timeout = 30s;                    // whole body, after the head
+  Duration idle_timeout = 60s;                    // keep-alive wait for the next request
+  Duration dedupe_window = 1h;                    // a delivery id seen within it is a duplicate
+  Duration publish_timeout = 5s;                  // no Kafka ack by then -> 503
+  unsigned threads = 0;                           // I/O threads; 0 = hardware threads
+};
+
+struct WorkerConfig {
+  std::string group_id = "gitopsd-workers";
+  std::string state_dir = "/var/lib/gitopsd";  // bare mirrors and releases
+  ListenAddress admin_listen{"127.0.0.1", 9465};
+  Duration apply_timeout = 10min;
+  unsigned max_attempts = 5;  // 1..100
+  Duration resync_interval = 3min;
+};
+
+// A webhook secret, resolved at load time. `origin` ("file /etc/x" or "env NAME") is
+// safe to log; `value` never is.
+struct Secret {
+  std::string value;
+  std::string origin;
+};
+
+struct Credentials {
+  std::optional<std::string> token_file;    // HTTPS token, read by the worker
+  std::optional<std::string> ssh_key_file;  // private key for ssh:// URLs
+  std::optional<std::string> known_hosts;   // required with ssh_key_file
+};
+
+struct FilesApply {
+  std::string dest;                // absolute directory that ends up holding the subtree
+  std::vector<std::string> after;  // argv run after a change; empty = none
+};
+
+struct ExecApply {
+  std::vector<std::string> command;         // argv, run in a checkout of the subtree
+  std::vector<std::string> diff;            // argv for drift checks; empty = none
+  std::vector<int> drift_exit_codes = {1};  // exit codes of `diff` that mean drift
+};
+
+struct Target {
+  std::string name;
+  std::string path;  // subtree of the repository, "" or "." = root
+  std::variant<FilesApply, ExecApply> apply;
+  bool self_heal = true;
+};
+
+struct Repository {
+  std::string name;  // stable id: Kafka key, topic fields
+  Provider provider = Provider::github;
+  std::string match;  // GitHub/Gitea full_name, GitLab path_with_namespace
+  std::string url;    // clone URL used by the worker
+  std::string branch = "main";
+  std::vector<Secret> secrets;  // any may verify a webhook (rotation)
+  Credentials credentials;
+  std::vector<Target> targets;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  KafkaConfig kafka;
+  ReceiverConfig receiver;
+  WorkerConfig worker;
+  std::vector<Repository> repositories;
+};
+
+// Reads and validates the whole file: unknown keys, wrong types, missing required keys,
+// duplicate names and unreadable secrets throw ConfigError. Secrets from `file` are read
+// whole with one trailing newline removed; from `env` the variable must be set and non-empty.
+Config load_config(const std::string& path);
+// Same, from YAML text; `name` stands for the file name in error messages.
+Config parse_config(const std::string& yaml_text, const std::string& name);
+
+// "90s", "10m", "1h", "250ms", "1h30m"; throws std::invalid_argument.
+Duration parse_duration(std::string_view text);
+// "26214400", "25MiB", "512KiB", "1GiB", "10MB"; throws std::invalid_argument.
+std::uint64_t parse_size(std::string_view text);
+
+}  // namespace gitopsd

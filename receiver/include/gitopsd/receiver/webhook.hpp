@@ -1,0 +1,58 @@
+// The receiver's protocol logic as a pure function (no I/O): from an HTTP request's
+// method, target, headers and raw body to either an answer or an event to publish.
+// Verification, provider detection and normalization live behind this one entry point.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "gitopsd/config.hpp"
+#include "gitopsd/event.hpp"
+
+namespace gitopsd::receiver {
+
+struct WebhookRequest {
+  std::string_view method;  // "POST", ...
+  std::string_view target;  // request target, e.g. "/hooks/github?x=y"
+  // Case-insensitive header lookup; empty when absent.
+  std::function<std::string_view(std::string_view name)> header;
+  std::string_view body;  // raw bytes exactly as received
+  std::chrono::system_clock::time_point now;  // for GitLab signed-webhook timestamps
+};
+
+// A final answer: HTTP status and a JSON body (`{"error":...}` or `{"status":"ignored",...}`).
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string allow;  // value of the Allow header for 405, else empty
+};
+
+// A genuine event to publish. `event.event_id` and `event.received_at` are left empty:
+// the caller assigns them once the delivery id has passed deduplication.
+struct Publish {
+  Event event;
+  Provider provider;
+  std::string event_type;  // the host's event header value, for logs and metrics
+};
+
+struct Decision {
+  std::variant<Reply, Publish> action;
+  // Known as far as the request got; for logs and metrics (never secrets).
+  std::string provider;    // "github" | "gitlab" | "gitea" | "" (undetected)
+  std::string event_type;  // host's event header, e.g. "push"
+  std::string delivery_id;
+  std::string repository;  // configured name, once found
+  std::string outcome;     // "queued" | "ignored" | "bad_request" | "unauthorized" | ...
+};
+
+// Decides what to do with one request. `repositories` is the loaded configuration;
+// the function keeps no state and may run concurrently on any thread.
+Decision decide(const WebhookRequest& request, const std::vector<Repository>& repositories);
+
+// JSON error body {"error": message}.
+std::string error_body(std::string_view message);
+
+}  // namespace gitopsd::receiver
