@@ -1,0 +1,30 @@
+// Command-line handling the three binaries share: --config, --check-config, --log-level.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "gitopsd/config.hpp"
+
+namespace gitopsd {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/gitopsd/gitopsd.yaml";
+
+struct DaemonOptions {
+  std::string config_path = kDefaultConfigPath;
+  bool check_config = false;
+  std::string log_level = "info";
+};
+
+// Parses argv; prints usage/version and returns an exit code when the process should end.
+std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, const char* name,
+                                                      const char* summary);
+
+// Loads the config; on error prints "file:line:column: message" to stderr and returns
+// nullopt (the caller exits 2, the documented code for a bad config).
+std::optional<Config> load_config_or_report(const std::string& path);
+
+inline constexpr int kExitBadConfig = 2;
+
+}  // namespace gitopsd

@@ -1,0 +1,116 @@
+#include "gitopsd/admin_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "gitopsd/log.hpp"
+
+namespace gitopsd {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+tcp::endpoint resolve_listen_address(const ListenAddress& address) {
+  boost::system::error_code ec;
+  auto ip = net::ip::make_address(address.host, ec);
+  if (!ec) return {ip, address.port};
+  net::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(address.host, std::to_string(address.port));
+  if (results.empty()) throw std::runtime_error("cannot resolve " + address.to_string());
+  return *results.begin();
+}
+
+struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::io_context& io_context, Metrics& m, std::function<bool()> r)
+      : io(io_context), acceptor(net::make_strand(io_context)), metrics(m), ready(std::move(r)) {}
+
+  net::io_context& io;
+  tcp::acceptor acceptor;
+  Metrics& metrics;
+  std::function<bool()> ready;
+
+  http::response<http::string_body> answer(const http::request<http::string_body>& req) {
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    auto path = req.target().substr(0, req.target().find('?'));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res.result(http::status::method_not_allowed);
+      res.set(http::field::allow, "GET, HEAD");
+      res.body() = "method not allowed\n";
+    } else if (path == "/healthz") {
+      res.body() = "ok\n";
+    } else if (path == "/readyz") {
+      bool is_ready = ready();
+      res.result(is_ready ? http::status::ok : http::status::service_unavailable);
+      res.body() = is_ready ? "ready\n" : "not ready: kafka unreachable\n";
+    } else if (path == "/metrics") {
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics.render();
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "not found\n";
+    }
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+  }
+
+  net::awaitable<void> serve(beast::tcp_stream stream) {
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    boost::system::error_code ec;
+    stream.expires_after(std::chrono::seconds(10));
+    co_await http::async_read(stream, buffer, req, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    auto res = answer(req);
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  net::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor.async_accept(net::make_strand(io),
+                                                   net::redirect_error(net::use_awaitable, ec));
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;
+      net::co_spawn(socket.get_executor(), serve(beast::tcp_stream(std::move(socket))), net::detached);
+    }
+  }
+};
+
+AdminServer::AdminServer(net::io_context& io, const ListenAddress& address, Metrics& metrics,
+                         std::function<bool()> ready)
+    : impl_(std::make_shared<Impl>(io, metrics, std::move(ready))) {
+  auto endpoint = resolve_listen_address(address);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen();
+  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+}
+
+AdminServer::~AdminServer() = default;
+
+ListenAddress AdminServer::local_address() const {
+  auto ep = impl_->acceptor.local_endpoint();
+  return {ep.address().to_string(), ep.port()};
+}
+
+void AdminServer::stop() {
+  net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+    boost::system::error_code ec;
+    impl->acceptor.close(ec);
+  });
+}
+
+}  // namespace gitopsd

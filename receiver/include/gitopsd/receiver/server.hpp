@@ -1,0 +1,35 @@
+// The webhook HTTP(S) server: Boost.Beast over a shared io_context (run by a thread pool),
+// one coroutine per connection on its own strand. It moves bytes and enforces limits
+// (timeouts, body size); what to answer is decided by `decide` (webhook.hpp), and
+// accepted events are answered 202 only once Kafka has acknowledged them.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "gitopsd/config.hpp"
+#include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/metrics.hpp"
+
+namespace gitopsd::receiver {
+
+class Server {
+ public:
+  // Binds `config.receiver.listen` at once (throws std::system_error when it cannot) and
+  // loads the TLS certificate when `config.receiver.tls` is set (throws on failure).
+  Server(boost::asio::io_context& io, const Config& config, KafkaProducer& producer,
+         Metrics& metrics);
+  ~Server();
+
+  ListenAddress local_address() const;
+
+  // Graceful stop: closes the listener and idle keep-alive connections; requests in
+  // progress finish (their Kafka acknowledgement included) and then close. Thread-safe.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace gitopsd::receiver

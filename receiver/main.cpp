@@ -1,0 +1,63 @@
+// gitopsd-receiver: verifies webhooks from GitHub, GitLab and Gitea and publishes them to
+// Kafka. Wiring only; the logic lives in the gitopsd_receiver and gitopsd_common libraries.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "gitopsd/admin_server.hpp"
+#include "gitopsd/cli.hpp"
+#include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/log.hpp"
+#include "gitopsd/metrics.hpp"
+#include "gitopsd/receiver/server.hpp"
+
+int main(int argc, char** argv) {
+  using namespace gitopsd;
+  auto parsed = parse_daemon_options(argc, argv, "gitopsd-receiver",
+                                     "Verifies Git host webhooks and publishes them to Kafka.");
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  const auto& options = std::get<DaemonOptions>(parsed);
+  auto config = load_config_or_report(options.config_path);
+  if (!config) return kExitBadConfig;
+  if (options.check_config) {
+    std::cout << options.config_path << ": ok (" << config->repositories.size()
+              << " repositories)\n";
+    return 0;
+  }
+  init_logging(options.log_level);
+  auto log = logger("receiver");
+  try {
+    unsigned threads = config->receiver.threads ? config->receiver.threads
+                                                : std::max(1u, std::thread::hardware_concurrency());
+    boost::asio::io_context io(static_cast<int>(threads));
+    Metrics metrics;
+    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);
+    AdminServer admin(io, config->receiver.admin_listen, metrics,
+                      [&producer] { return producer.connected(); });
+    receiver::Server server(io, *config, producer, metrics);
+    log->info("listening address={} admin={} tls={} threads={} repositories={} brokers={}",
+              server.local_address().to_string(), admin.local_address().to_string(),
+              config->receiver.tls ? "on" : "off", threads, config->repositories.size(),
+              config->kafka.brokers);
+
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      log->info("signal={} stopping: finishing requests in flight", signal);
+      admin.stop();
+      server.shutdown();
+    });
+    std::vector<std::jthread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+    io.run();
+    pool.clear();
+    if (!producer.flush(std::chrono::seconds(10))) log->error("producer flush timed out");
+    log->info("stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    log->critical("cannot start: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,371 @@
+#include "gitopsd/receiver/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <list>
+#include <mutex>
+#include <optional>
+
+#include "gitopsd/admin_server.hpp"
+#include "gitopsd/crypto.hpp"
+#include "gitopsd/log.hpp"
+#include "gitopsd/receiver/dedupe.hpp"
+#include "gitopsd/receiver/webhook.hpp"
+
+namespace gitopsd::receiver {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+
+Response json_response(int status, std::string body, unsigned version) {
+  Response res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "gitopsd-receiver");
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.body() += '\n';
+  return res;
+}
+
+std::string status_body(std::string_view status, std::string_view event_id) {
+  return boost::json::serialize(boost::json::object{{"status", status}, {"event_id", event_id}});
+}
+
+long seconds_rounded_up(Duration d) {
+  return static_cast<long>((d.count() + 999) / 1000);
+}
+
+// Waits for Kafka's delivery report without blocking a thread: the report (produced on
+// the producer's poll thread) is posted back to the session's executor.
+template <class Executor>
+net::awaitable<DeliveryReport> publish(KafkaProducer& producer, const std::string& topic,
+                                       const std::string& key, const std::string& value,
+                                       Executor executor) {
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(DeliveryReport)>(
+      [&](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        producer.produce(topic, key, value, [shared, executor](const DeliveryReport& report) {
+          net::post(executor, [shared, report]() mutable { (*shared)(report); });
+        });
+      },
+      net::use_awaitable);
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::io_context& io_context, const Config& cfg, KafkaProducer& kafka, Metrics& m)
+      : io(io_context),
+        acceptor(net::make_strand(io_context)),
+        config(cfg),
+        producer(kafka),
+        metrics(m),
+        deduper(cfg.receiver.dedupe_window),
+        log(logger("receiver")),
+        request_seconds(m.histogram("gitopsd_webhook_request_duration_seconds",
+                                    "Time from a request's head to its answer")),
+        produce_seconds(m.histogram("gitopsd_kafka_produce_duration_seconds",
+                                    "Time from produce to Kafka's acknowledgement")) {}
+
+  net::io_context& io;
+  tcp::acceptor acceptor;
+  std::optional<ssl::context> tls;
+  const Config& config;
+  KafkaProducer& producer;
+  Metrics& metrics;
+  DeliveryDeduper deduper;
+  std::shared_ptr<spdlog::logger> log;
+  Histogram& request_seconds;
+  Histogram& produce_seconds;
+
+  // Connections, so shutdown() can close the idle ones.
+  struct Connection {
+    net::any_io_executor executor;
+    std::function<void()> close;
+    bool idle = true;  // touched only on `executor`
+  };
+  std::mutex connections_mutex;
+  std::list<std::shared_ptr<Connection>> connections;
+  std::atomic<bool> stopping{false};
+
+  void count_webhook(const Decision& d, std::string_view outcome) {
+    // The event label is the host's header only once the request proved genuine, so
+    // anonymous callers cannot grow the label set.
+    bool genuine = outcome == "queued" || outcome == "ignored" || outcome == "duplicate";
+    metrics
+        .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
+                 {{"provider", d.provider.empty() ? "unknown" : d.provider},
+                  {"event", genuine ? d.event_type : ""},
+                  {"outcome", std::string(outcome)}})
+        .inc();
+  }
+
+  net::awaitable<Response> handle(const Request& req, std::chrono::system_clock::time_point received) {
+    auto started = std::chrono::steady_clock::now();
+    WebhookRequest in{
+        .method = req.method_string(),
+        .target = req.target(),
+        .header = [&req](std::string_view name) -> std::string_view {
+          auto it = req.find(name);
+          return it == req.end() ? std::string_view{} : std::string_view(it->value());
+        },
+        .body = req.body(),
+        .now = received,
+    };
+    Decision d = decide(in, config.repositories);
+    Response res;
+    std::string outcome = d.outcome;
+    std::string event_id;
+    if (auto* reply = std::get_if<Reply>(&d.action)) {
+      res = json_response(reply->status, reply->body, req.version());
+      if (!reply->allow.empty()) res.set(http::field::allow, reply->allow);
+    } else {
+      auto& publish_action = std::get<Publish>(d.action);
+      Event& event = publish_action.event;
+      std::string dedupe_key = d.provider + "\n" + d.repository + "\n" + d.delivery_id;
+      auto claim = deduper.claim(dedupe_key, random_uuid(), DeliveryDeduper::Clock::now());
+      event_id = claim.event_id;
+      if (claim.state == DeliveryDeduper::State::done) {
+        outcome = "duplicate";
+        res = json_response(200, status_body("duplicate", event_id), req.version());
+      } else if (claim.state == DeliveryDeduper::State::pending) {
+        outcome = "in_progress";
+        res = json_response(503, error_body("a delivery with this id is being published; retry"),
+                            req.version());
+        res.set(http::field::retry_after, "1");
+      } else {
+        event.event_id = event_id;
+        event.received_at = format_timestamp(received);
+        auto produce_started = std::chrono::steady_clock::now();
+        auto report = co_await publish(producer, config.kafka.topics.events, event.repository,
+                                       to_json(event), co_await net::this_coro::executor);
+        produce_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                              produce_started).count());
+        if (report.ok) {
+          deduper.confirm(dedupe_key);
+          res = json_response(202, status_body("queued", event_id), req.version());
+        } else {
+          deduper.release(dedupe_key);
+          outcome = "publish_failed";
+          metrics
+              .counter("gitopsd_kafka_produce_errors_total", "Events Kafka did not acknowledge",
+                       {{"topic", config.kafka.topics.events}})
+              .inc();
+          log->error("publish failed delivery={} event_id={} repository={} error=\"{}\"{}",
+                     d.delivery_id, event_id, d.repository, report.error,
+                     report.possibly_persisted ? " possibly_persisted=true" : "");
+          res = json_response(503, error_body("Kafka did not acknowledge the event in time"),
+                              req.version());
+          res.set(http::field::retry_after,
+                  std::to_string(seconds_rounded_up(config.receiver.publish_timeout)));
+        }
+      }
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    request_seconds.observe(seconds);
+    count_webhook(d, outcome);
+    log->info("request provider={} event=\"{}\" delivery=\"{}\" repository={} status={} outcome={}{}{} latency_ms={:.2f}",
+              d.provider.empty() ? "-" : d.provider, d.event_type, d.delivery_id,
+              d.repository.empty() ? "-" : d.repository, res.result_int(), outcome,
+              event_id.empty() ? "" : " event_id=", event_id, seconds * 1000);
+    co_return res;
+  }
+
+  // One connection: read a request under the header and body deadlines, answer, repeat
+  // while keep-alive holds. Works for plain TCP and TLS streams alike.
+  template <class Stream>
+  net::awaitable<void> serve(Stream& stream, std::shared_ptr<Connection> conn) {
+    auto& transport = beast::get_lowest_layer(stream);
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    bool first = true;
+    for (;;) {
+      // Idle wait for the next request's first bytes (the head deadline starts then).
+      if (buffer.size() == 0) {
+        conn->idle = true;
+        if (stopping.load()) break;
+        transport.expires_after(first ? config.receiver.header_timeout : config.receiver.idle_timeout);
+        std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
+                                                        net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      conn->idle = false;
+      first = false;
+      auto received = std::chrono::system_clock::now();
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(config.receiver.max_body_bytes);
+      transport.expires_after(config.receiver.header_timeout);
+      co_await http::async_read_header(stream, buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await reject(stream, 413, "body exceeds max_body_bytes", 11);
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        co_await reject(stream, 431, "request head too large", 11);
+        break;
+      }
+      if (ec) {
+        if (ec != beast::error::timeout && ec != http::error::end_of_stream &&
+            ec != net::error::eof && ec != net::error::operation_aborted)
+          co_await reject(stream, 400, "malformed HTTP request", 11);
+        break;
+      }
+      auto& head = parser.get();
+      if (beast::iequals(head[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, head.version()};
+        co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+        if (ec) break;
+      }
+      transport.expires_after(config.receiver.body_timeout);
+      co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await reject(stream, 413, "body exceeds max_body_bytes", head.version());
+        break;
+      }
+      if (ec) break;  // timed out or reset mid-body: nothing to answer
+      Request req = parser.release();
+      transport.expires_never();  // publishing is bounded by publish_timeout
+      Response res = co_await handle(req, received);
+      bool keep_alive = req.keep_alive() && !stopping.load();
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      transport.expires_after(config.receiver.body_timeout);
+      co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+      if (ec || !keep_alive) break;
+    }
+    transport.expires_after(std::chrono::seconds(2));
+  }
+
+  template <class Stream>
+  net::awaitable<void> reject(Stream& stream, int status, std::string_view message, unsigned version) {
+    Response res = json_response(status, error_body(message), version);
+    res.keep_alive(false);
+    res.prepare_payload();
+    boost::system::error_code ec;
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    log->info("request status={} outcome=rejected reason=\"{}\"", status, message);
+    metrics
+        .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
+                 {{"provider", "unknown"}, {"event", ""}, {"outcome", status == 413 ? "too_large" : "bad_request"}})
+        .inc();
+  }
+
+  net::awaitable<void> connection(tcp::socket socket) {
+    auto conn = std::make_shared<Connection>();
+    conn->executor = socket.get_executor();
+    beast::tcp_stream tcp_stream(std::move(socket));
+    boost::system::error_code ec;
+    if (tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
+      conn->close = [&stream] { beast::get_lowest_layer(stream).cancel(); };
+      auto it = track(conn);
+      beast::get_lowest_layer(stream).expires_after(config.receiver.header_timeout);
+      co_await stream.async_handshake(ssl::stream_base::server,
+                                      net::redirect_error(net::use_awaitable, ec));
+      if (!ec) {
+        co_await serve(stream, conn);
+        co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
+      }
+      untrack(it);
+    } else {
+      conn->close = [&tcp_stream] { tcp_stream.cancel(); };
+      auto it = track(conn);
+      co_await serve(tcp_stream, conn);
+      tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      untrack(it);
+    }
+  }
+
+  std::list<std::shared_ptr<Connection>>::iterator track(std::shared_ptr<Connection> conn) {
+    std::lock_guard lock(connections_mutex);
+    connections.push_front(std::move(conn));
+    return connections.begin();
+  }
+  void untrack(std::list<std::shared_ptr<Connection>>::iterator it) {
+    std::lock_guard lock(connections_mutex);
+    (*it)->close = nullptr;
+    connections.erase(it);
+  }
+
+  net::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor.async_accept(net::make_strand(io),
+                                                   net::redirect_error(net::use_awaitable, ec));
+      if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+      if (ec) {
+        log->warn("accept failed: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto executor = socket.get_executor();
+      net::co_spawn(executor, connection(std::move(socket)), net::detached);
+    }
+  }
+
+  void shutdown() {
+    if (stopping.exchange(true)) return;
+    net::post(acceptor.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor.close(ec);
+    });
+    std::lock_guard lock(connections_mutex);
+    for (auto& conn : connections) {
+      net::post(conn->executor, [conn] {
+        if (conn->idle && conn->close) conn->close();
+      });
+    }
+  }
+};
+
+Server::Server(net::io_context& io, const Config& config, KafkaProducer& producer, Metrics& metrics)
+    : impl_(std::make_shared<Impl>(io, config, producer, metrics)) {
+  if (config.receiver.tls) {
+    impl_->tls.emplace(ssl::context::tls_server);
+    impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    impl_->tls->use_certificate_chain_file(config.receiver.tls->cert_file);
+    impl_->tls->use_private_key_file(config.receiver.tls->key_file, ssl::context::pem);
+  }
+  auto endpoint = resolve_listen_address(config.receiver.listen);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+}
+
+Server::~Server() = default;
+
+ListenAddress Server::local_address() const {
+  auto ep = impl_->acceptor.local_endpoint();
+  return {ep.address().to_string(), ep.port()};
+}
+
+void Server::shutdown() { impl_->shutdown(); }
+
+}  // namespace gitopsd::receiver
