@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of gitopsd on Debian 12 (bookworm) and resolves
+# the Apache Kafka broker the tests run. Idempotent; run as root (or it re-runs itself with sudo).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH "$0" "$@"; fi
+
+packages=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates python3
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  openjdk-17-jre-headless maven kcat
+  python3-jsonschema wrk webhook openssl
+)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Kafka broker's jars (deploy/kafka/libs, git-ignored), resolved once from Maven Central.
+if ! ls "$here"/deploy/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "setup: resolving Apache Kafka with Maven"
+  mvn -q -B -f "$here/deploy/kafka/pom.xml" dependency:copy-dependencies
+fi
+# Files written as root for a non-root caller stay usable by them.
+if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$here/deploy/kafka/libs"; fi
+echo "setup: done"

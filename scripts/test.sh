@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds gitopsd twice (release with warnings as errors, and ASan+UBSan) and runs the whole
+# test suite in each: unit tests and integration tests against a real Kafka broker that the
+# suite starts and stops itself. Usage: scripts/test.sh [extra ctest args]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+jobs=$(nproc)
+
+run_suite() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DGITOPSD_WERROR=ON "$@"
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure --timeout 600 -j "$jobs" "${ctest_args[@]}"
+}
+
+ctest_args=("$@")
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGITOPSD_SANITIZE=ON
+echo "test.sh: all suites passed"
