@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Single-node KRaft Apache Kafka on loopback, for tests and local runs.
-#   broker.sh start  [--dir DIR] [--port PORT]   format (first time), start, wait, print bootstrap
+#   broker.sh start  [--dir DIR] [--port PORT] [--clean]
+#                    format DIR (first time, or always with --clean), start, wait, print bootstrap;
+#                    a restart on the same DIR keeps its data, its cluster id and its port
 #   broker.sh stop   [--dir DIR]                 stop the broker started in DIR
 #   broker.sh status [--dir DIR]                 print bootstrap and exit 0 if it answers
 # Jars come from deploy/kafka/pom.xml (`mvn dependency:copy-dependencies`), resolved on first use.
@@ -9,11 +11,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cmd=${1:-}; shift || true
 dir=${GITOPSD_KAFKA_DIR:-/tmp/gitopsd-kafka}
-port=9092
+port=
+clean=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
+    --clean) clean=true; shift ;;
     *) echo "broker.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +54,15 @@ start() {
   fi
   ensure_jars
   command -v java >/dev/null || die "java not found: run scripts/setup.sh first"
+  if $clean; then rm -rf "$dir"; fi
   mkdir -p "$dir"
+  # Without --port a restart keeps the port it had; a first start takes Kafka's 9092.
+  if [ -z "$port" ]; then port=$(cat "$dir/port" 2>/dev/null || echo 9092); fi
+  if [ -f "$dir/data/meta.properties" ] && [ -f "$dir/port" ] && { [ "$port" = 0 ] || [ "$port" = "$(cat "$dir/port")" ]; }; then
+    port=$(cat "$dir/port")
+    launch
+    return
+  fi
   if [ "$port" = 0 ]; then port=$(free_port); fi
   cport=$(free_port)
   cat > "$dir/server.properties" <<PROPS
@@ -80,12 +92,17 @@ log4j.appender.file.File=${kafka.logs.dir}/broker.log
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 L4J
-  # A fresh log dir every start: the controller port changes, and tests want an empty cluster.
   rm -rf "$dir/data" "$dir/broker.log"
   local cp; cp=$(classpath)
   java -cp "$cp" kafka.tools.StorageTool format -t "$(java -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir" -cp "$cp" kafka.tools.StorageTool random-uuid)" \
        -c "$dir/server.properties" >"$dir/format.log" 2>&1 || die "format failed: $(cat "$dir/format.log")"
   echo "$port" > "$dir/port"
+  launch
+}
+
+launch() {
+  local cp; cp=$(classpath)
+  : > "$dir/broker.log"
   setsid java -Xms256m -Xmx${GITOPSD_KAFKA_HEAP:-768m} -XX:+UseG1GC -Djava.awt.headless=true \
        -Dkafka.logs.dir="$dir" -Dlog4j.configuration="file:$dir/log4j.properties" \
        -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 < /dev/null &
