@@ -1,0 +1,573 @@
+// Loads gitopsd.yaml into the structs of config.hpp. Every error carries the file, line and
+// column of the offending node, and never the value of a secret.
+#include "gitopsd/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <set>
+#include <tuple>
+#include <utility>
+
+namespace gitopsd {
+
+std::string ListenAddress::to_string() const {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string_view provider_name(Provider p) {
+  switch (p) {
+    case Provider::github: return "github";
+    case Provider::gitlab: return "gitlab";
+    case Provider::gitea: return "gitea";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Reads the digits of `text` at `pos` into `n` and moves `pos` past them.
+std::errc read_number(std::string_view text, std::size_t& pos, std::uint64_t& n) {
+  const char* begin = text.data() + pos;
+  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), n);
+  if (ec == std::errc{}) pos += static_cast<std::size_t>(end - begin);
+  return ec;
+}
+
+// Reads a whole file into `out`; returns "" on success, else why it could not.
+std::string read_file(const std::string& path, std::string& out) {
+  const std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"),
+                                                                &std::fclose);
+  if (!file) return std::strerror(errno);
+  char buffer[8192];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0;) {
+    out.append(buffer, n);
+  }
+  return std::ferror(file.get()) ? std::strerror(errno) : "";
+}
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("invalid duration '" + std::string(text) + "': " + why);
+  };
+  if (text.empty()) throw bad("empty");
+  std::int64_t total = 0;
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::uint64_t n = 0;
+    if (const std::errc ec = read_number(text, pos, n); ec != std::errc{}) {
+      throw bad(ec == std::errc::result_out_of_range ? "too large"
+                                                     : "expected a number and a unit, like 1h30m");
+    }
+    std::size_t end = pos;
+    while (end < text.size() && (text[end] < '0' || text[end] > '9')) ++end;
+    const std::string_view unit = text.substr(pos, end - pos);
+    if (unit.empty()) throw bad("missing unit (ms, s, m, h or d)");
+    std::int64_t scale = 0;
+    for (const auto& [name, ms] : kUnits) {
+      if (name == unit) scale = ms;
+    }
+    if (scale == 0) throw bad("unknown unit '" + std::string(unit) + "' (use ms, s, m, h or d)");
+    const std::int64_t room = (std::numeric_limits<std::int64_t>::max() - total) / scale;
+    if (n > static_cast<std::uint64_t>(room)) throw bad("too large");
+    total += static_cast<std::int64_t>(n) * scale;
+    pos = end;
+  }
+  return Duration(total);
+}
+
+std::uint64_t parse_size(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::uint64_t> kSuffixes[] = {
+      {"", 1},          {"B", 1},           {"KB", 1'000},      {"MB", 1'000'000},
+      {"GB", 1'000'000'000}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("invalid size '" + std::string(text) + "': " + why);
+  };
+  std::size_t pos = 0;
+  std::uint64_t n = 0;
+  if (const std::errc ec = read_number(text, pos, n); ec != std::errc{}) {
+    throw bad(ec == std::errc::result_out_of_range ? "too large"
+                                                   : "expected bytes, like 26214400 or 25MiB");
+  }
+  const std::string_view suffix = text.substr(pos);
+  for (const auto& [name, scale] : kSuffixes) {
+    if (name != suffix) continue;
+    if (n > std::numeric_limits<std::uint64_t>::max() / scale) throw bad("too large");
+    return n * scale;
+  }
+  throw bad("unknown suffix '" + std::string(suffix) + "' (use B, KB, MB, GB, KiB, MiB or GiB)");
+}
+
+namespace {
+
+std::string type_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    default: return "null";
+  }
+}
+
+// A node and where it sits ("receiver.tls.cert_file"; "" for the document), for messages.
+struct Field {
+  YAML::Node node;
+  std::string path;
+  YAML::Mark mark;  // the node's; its key's for a null value, which yaml-cpp marks after the key
+
+  std::string label() const { return path.empty() ? "top level" : path; }
+  std::string in() const { return path.empty() ? "at top level" : "in " + path; }
+  std::string child(std::string_view key) const {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+    const int line = mark.is_null() ? 1 : mark.line + 1;
+    const int column = mark.is_null() ? 1 : mark.column + 1;
+    throw ConfigError(file_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                      what);
+  }
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& what) const {
+    fail(at.Mark(), what);
+  }
+  [[noreturn]] void fail(const Field& at, const std::string& what) const {
+    fail(at.mark, at.label() + ": " + what);
+  }
+
+  Config config(const YAML::Node& root) const;
+
+ private:
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+  };
+
+  // A mapping with its keys checked: scalars, no duplicates, and (with only()) no unknown ones.
+  class Map {
+   public:
+    Map(const Parser& parser, const Field& field) : parser_(parser), field_(field) {
+      if (!field.node.IsMap()) {
+        parser.fail(field, "expected a mapping, got " + type_name(field.node));
+      }
+      std::set<std::string> seen;
+      for (const auto& entry : field.node) {
+        const std::string key = entry.first.Scalar();
+        if (!entry.first.IsScalar()) {
+          parser.fail(entry.first, "expected a string key " + field.in());
+        }
+        if (!seen.insert(key).second) {
+          parser.fail(entry.first, "duplicate key '" + key + "' " + field.in());
+        }
+        entries_.push_back(Entry{key, entry.first, entry.second});
+      }
+    }
+    void only(std::initializer_list<std::string_view> allowed) const {
+      for (const Entry& entry : entries_) {
+        if (std::find(allowed.begin(), allowed.end(), entry.key) == allowed.end()) {
+          parser_.fail(entry.key_node, "unknown key '" + entry.key + "' " + field_.in());
+        }
+      }
+    }
+    std::optional<Field> get(std::string_view key) const {
+      for (const Entry& entry : entries_) {
+        if (entry.key != key) continue;
+        const YAML::Node& at = entry.value.IsNull() ? entry.key_node : entry.value;
+        return Field{entry.value, field_.child(key), at.Mark()};
+      }
+      return std::nullopt;
+    }
+    Field need(std::string_view key) const {
+      if (auto field = get(key)) return *field;
+      parser_.fail(field_.mark, "missing required key '" + std::string(key) + "' " + field_.in());
+    }
+    const std::vector<Entry>& entries() const { return entries_; }
+
+   private:
+    const Parser& parser_;
+    Field field_;
+    std::vector<Entry> entries_;
+  };
+
+  std::string text(const Field& f, bool allow_empty = false) const {
+    if (!f.node.IsScalar()) fail(f, "expected a string, got " + type_name(f.node));
+    if (!allow_empty && f.node.Scalar().empty()) fail(f, "must not be empty");
+    return f.node.Scalar();
+  }
+  std::uint64_t integer(const Field& f, std::uint64_t min, std::uint64_t max) const {
+    const std::string expected =
+        "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    if (!f.node.IsScalar()) fail(f, expected + ", got " + type_name(f.node));
+    const std::string& s = f.node.Scalar();
+    std::size_t pos = 0;
+    std::uint64_t n = 0;
+    if (read_number(s, pos, n) != std::errc{} || pos != s.size() || n < min || n > max) {
+      fail(f, expected + ", got '" + s + "'");
+    }
+    return n;
+  }
+  bool boolean(const Field& f) const {
+    bool value = false;
+    if (!YAML::convert<bool>::decode(f.node, value)) fail(f, "expected true or false");
+    return value;
+  }
+  Duration duration(const Field& f) const {
+    Duration d{};
+    try {
+      d = parse_duration(text(f));
+    } catch (const std::invalid_argument& e) {
+      fail(f, e.what());
+    }
+    if (d <= Duration::zero()) fail(f, "must be greater than 0");
+    return d;
+  }
+  std::uint64_t size(const Field& f) const {
+    std::uint64_t n = 0;
+    try {
+      n = parse_size(text(f));
+    } catch (const std::invalid_argument& e) {
+      fail(f, e.what());
+    }
+    if (n == 0) fail(f, "must be greater than 0");
+    return n;
+  }
+  std::vector<Field> list(const Field& f) const {
+    if (!f.node.IsSequence()) fail(f, "expected a list, got " + type_name(f.node));
+    std::vector<Field> items;
+    for (std::size_t i = 0; i < f.node.size(); ++i) {
+      const YAML::Node item = f.node[i];
+      items.push_back(Field{item, f.path + "[" + std::to_string(i) + "]", item.Mark()});
+    }
+    return items;
+  }
+  std::vector<std::string> argv(const Field& f) const {
+    if (!f.node.IsSequence()) fail(f, "expected an argv list like [systemctl, reload, nginx]");
+    std::vector<std::string> args;
+    for (const Field& arg : list(f)) args.push_back(text(arg));
+    return args;
+  }
+  // Repository and target names end up in Kafka keys and directory names.
+  std::string identifier(const Field& f) const {
+    std::string name = text(f);
+    constexpr std::string_view kAllowed =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+    if (name.find_first_not_of(kAllowed) != std::string::npos) {
+      fail(f, "'" + name + "' may only contain letters, digits, '.', '_' and '-'");
+    }
+    if (name == "." || name == "..") fail(f, "'" + name + "' is not a usable name");
+    return name;
+  }
+  // Refuses '..' components; with `absolute`, the path must start with '/', else must not.
+  std::string clean_path(const Field& f, bool absolute) const {
+    std::string path = text(f, !absolute);
+    if (absolute != (!path.empty() && path.front() == '/')) {
+      fail(f, "'" + path + "' must be " +
+                  (absolute ? "an absolute path" : "relative to the repository root"));
+    }
+    for (std::size_t begin = 0; begin <= path.size();) {
+      std::size_t end = path.find('/', begin);
+      if (end == std::string::npos) end = path.size();
+      if (path.compare(begin, end - begin, "..") == 0) {
+        fail(f, "'" + path + "' must not contain '..'");
+      }
+      begin = end + 1;
+    }
+    return path;
+  }
+  std::string readable_file(const Field& f) const {
+    std::string path = text(f), contents;
+    if (const std::string error = read_file(path, contents); !error.empty()) {
+      fail(f, "cannot read '" + path + "': " + error);
+    }
+    return path;
+  }
+
+  ListenAddress listen(const Field& f) const;
+  KafkaConfig kafka(const Field& f) const;
+  ReceiverConfig receiver(const Field& f) const;
+  WorkerConfig worker(const Field& f) const;
+  Repository repository(const Field& f, std::set<std::string>& names) const;
+  Secret secret(const Field& f) const;
+  Credentials credentials(const Field& f) const;
+  Target target(const Field& f, std::set<std::string>& names) const;
+  std::variant<FilesApply, ExecApply> apply(const Field& f) const;
+
+  std::string file_;
+};
+
+ListenAddress Parser::listen(const Field& f) const {
+  const std::string s = text(f);
+  const auto bad = [&](const std::string& why) { fail(f, "'" + s + "' is not host:port: " + why); };
+  const std::size_t colon = s.rfind(':');
+  if (colon == std::string::npos) bad("missing port");
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]:") != std::string::npos) {
+    bad("write IPv6 addresses in brackets, like [::1]:8080");
+  }
+  if (host.empty()) bad("empty host");
+  const std::string port = s.substr(colon + 1);
+  std::size_t pos = 0;
+  std::uint64_t n = 0;
+  if (read_number(port, pos, n) != std::errc{} || pos != port.size() || n > 65535) {
+    bad("port must be a number from 0 to 65535");
+  }
+  return ListenAddress{host, static_cast<std::uint16_t>(n)};
+}
+
+KafkaConfig Parser::kafka(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"brokers", "topics", "properties"});
+  KafkaConfig c;
+  if (auto v = m.get("brokers")) c.brokers = text(*v);
+  if (auto v = m.get("topics")) {
+    const Map topics(*this, *v);
+    topics.only({"events", "results", "state", "dlq"});
+    for (auto [key, topic] : {std::pair{"events", &c.topics.events},
+                              std::pair{"results", &c.topics.results},
+                              std::pair{"state", &c.topics.state},
+                              std::pair{"dlq", &c.topics.dlq}}) {
+      if (auto t = topics.get(key)) *topic = text(*t);
+    }
+  }
+  if (auto v = m.get("properties")) {
+    const Map properties(*this, *v);
+    for (const Entry& entry : properties.entries()) {
+      const Field property{entry.value, v->child(entry.key), entry.value.Mark()};
+      if (!entry.value.IsScalar()) {
+        fail(property, "expected a scalar, got " + type_name(entry.value));
+      }
+      c.properties[entry.key] = entry.value.Scalar();
+    }
+  }
+  return c;
+}
+
+ReceiverConfig Parser::receiver(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"listen", "admin_listen", "tls", "max_body_bytes", "header_timeout", "body_timeout",
+          "idle_timeout", "dedupe_window", "publish_timeout", "threads"});
+  ReceiverConfig c;
+  if (auto v = m.get("listen")) c.listen = listen(*v);
+  if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
+  if (auto v = m.get("tls")) {
+    const Map tls(*this, *v);
+    tls.only({"cert_file", "key_file"});
+    c.tls = TlsConfig{readable_file(tls.need("cert_file")), readable_file(tls.need("key_file"))};
+  }
+  if (auto v = m.get("max_body_bytes")) c.max_body_bytes = size(*v);
+  for (auto [key, d] : {std::pair{"header_timeout", &c.header_timeout},
+                        std::pair{"body_timeout", &c.body_timeout},
+                        std::pair{"idle_timeout", &c.idle_timeout},
+                        std::pair{"dedupe_window", &c.dedupe_window},
+                        std::pair{"publish_timeout", &c.publish_timeout}}) {
+    if (auto v = m.get(key)) *d = duration(*v);
+  }
+  if (auto v = m.get("threads")) c.threads = static_cast<unsigned>(integer(*v, 0, 1024));
+  return c;
+}
+
+WorkerConfig Parser::worker(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"group_id", "state_dir", "admin_listen", "apply_timeout", "max_attempts",
+          "resync_interval"});
+  WorkerConfig c;
+  if (auto v = m.get("group_id")) c.group_id = text(*v);
+  if (auto v = m.get("state_dir")) c.state_dir = text(*v);
+  if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
+  if (auto v = m.get("apply_timeout")) c.apply_timeout = duration(*v);
+  if (auto v = m.get("max_attempts")) c.max_attempts = static_cast<unsigned>(integer(*v, 1, 100));
+  if (auto v = m.get("resync_interval")) c.resync_interval = duration(*v);
+  return c;
+}
+
+Secret Parser::secret(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"file", "env"});
+  if (m.entries().size() != 1) fail(f, "expected exactly one of 'file' or 'env'");
+  if (auto v = m.get("file")) {
+    const std::string path = text(*v);
+    std::string value;
+    if (const std::string error = read_file(path, value); !error.empty()) {
+      fail(f, "cannot read secret file '" + path + "': " + error);
+    }
+    if (value.ends_with("\r\n")) {
+      value.resize(value.size() - 2);
+    } else if (value.ends_with('\n')) {
+      value.pop_back();
+    }
+    if (value.empty()) fail(f, "secret file '" + path + "' is empty");
+    return Secret{std::move(value), "file " + path};
+  }
+  const std::string name = text(m.need("env"));
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr || *value == '\0') {
+    fail(f, "environment variable '" + name + "' is unset or empty");
+  }
+  return Secret{value, "env " + name};
+}
+
+Credentials Parser::credentials(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"token_file", "ssh_key_file", "known_hosts"});
+  Credentials c;
+  if (auto v = m.get("token_file")) c.token_file = text(*v);
+  if (auto v = m.get("ssh_key_file")) c.ssh_key_file = text(*v);
+  if (auto v = m.get("known_hosts")) c.known_hosts = text(*v);
+  if (c.token_file && c.ssh_key_file) fail(f, "token_file and ssh_key_file exclude each other");
+  if (c.ssh_key_file && !c.known_hosts) {
+    fail(f, "missing required key 'known_hosts' (needed with ssh_key_file)");
+  }
+  if (c.known_hosts && !c.ssh_key_file) fail(f, "known_hosts is only used with ssh_key_file");
+  return c;
+}
+
+std::variant<FilesApply, ExecApply> Parser::apply(const Field& f) const {
+  const Map m(*this, f);
+  const Field type_field = m.need("type");
+  const std::string type = text(type_field);
+  if (type == "files") {
+    m.only({"type", "dest", "after"});
+    FilesApply a;
+    const Field dest = m.need("dest");
+    a.dest = clean_path(dest, true);
+    if (a.dest.find_first_not_of('/') == std::string::npos) {
+      fail(dest, "must not be the root directory");
+    }
+    if (auto v = m.get("after")) a.after = argv(*v);
+    return a;
+  }
+  if (type == "exec") {
+    m.only({"type", "command", "diff", "drift_exit_codes"});
+    ExecApply a;
+    const Field command = m.need("command");
+    a.command = argv(command);
+    if (a.command.empty()) fail(command, "must not be empty");
+    if (auto v = m.get("diff")) a.diff = argv(*v);
+    if (auto v = m.get("drift_exit_codes")) {
+      a.drift_exit_codes.clear();
+      for (const Field& code : list(*v)) {
+        a.drift_exit_codes.push_back(static_cast<int>(integer(code, 0, 255)));
+      }
+      if (a.drift_exit_codes.empty()) fail(*v, "must list at least one exit code");
+    }
+    return a;
+  }
+  fail(type_field, "expected files or exec, got '" + type + "'");
+}
+
+Target Parser::target(const Field& f, std::set<std::string>& names) const {
+  const Map m(*this, f);
+  m.only({"name", "path", "apply", "self_heal"});
+  Target t;
+  const Field name = m.need("name");
+  t.name = identifier(name);
+  if (!names.insert(t.name).second) fail(name, "duplicate target name '" + t.name + "'");
+  if (auto v = m.get("path")) t.path = clean_path(*v, false);
+  t.apply = apply(m.need("apply"));
+  if (auto v = m.get("self_heal")) t.self_heal = boolean(*v);
+  return t;
+}
+
+Repository Parser::repository(const Field& f, std::set<std::string>& names) const {
+  const Map m(*this, f);
+  m.only({"name", "provider", "match", "url", "branch", "secrets", "credentials", "targets"});
+  Repository r;
+  const Field name = m.need("name");
+  r.name = identifier(name);
+  if (!names.insert(r.name).second) fail(name, "duplicate repository name '" + r.name + "'");
+  const Field provider = m.need("provider");
+  const std::string p = text(provider);
+  if (p == "github") {
+    r.provider = Provider::github;
+  } else if (p == "gitlab") {
+    r.provider = Provider::gitlab;
+  } else if (p == "gitea") {
+    r.provider = Provider::gitea;
+  } else {
+    fail(provider, "expected github, gitlab or gitea, got '" + p + "'");
+  }
+  r.match = text(m.need("match"));
+  r.url = text(m.need("url"));
+  if (auto v = m.get("branch")) r.branch = text(*v);
+  const Field secrets = m.need("secrets");
+  for (const Field& s : list(secrets)) r.secrets.push_back(secret(s));
+  if (r.secrets.empty()) fail(secrets, "needs at least one secret");
+  if (auto v = m.get("credentials")) r.credentials = credentials(*v);
+  if (auto v = m.get("targets")) {
+    std::set<std::string> target_names;
+    for (const Field& t : list(*v)) r.targets.push_back(target(t, target_names));
+  }
+  return r;
+}
+
+Config Parser::config(const YAML::Node& root) const {
+  Config c;
+  c.path = file_;
+  if (root.IsNull()) return c;  // an empty file: all defaults
+  const Field top{root, "", root.Mark()};
+  const Map m(*this, top);
+  m.only({"kafka", "receiver", "worker", "repositories"});
+  if (auto v = m.get("kafka")) c.kafka = kafka(*v);
+  if (auto v = m.get("receiver")) c.receiver = receiver(*v);
+  if (auto v = m.get("worker")) c.worker = worker(*v);
+  if (auto v = m.get("repositories")) {
+    std::set<std::string> names;
+    // The receiver finds a webhook's repository by these three; two alike could not be told apart.
+    std::map<std::tuple<Provider, std::string, std::string>, std::string> routes;
+    for (const Field& item : list(*v)) {
+      Repository r = repository(item, names);
+      const auto [it, added] = routes.emplace(std::tuple{r.provider, r.match, r.branch}, r.name);
+      if (!added) {
+        fail(item, "provider " + std::string(provider_name(r.provider)) + ", match '" + r.match +
+                       "' and branch '" + r.branch + "' are already used by repository '" +
+                       it->second + "'");
+      }
+      c.repositories.push_back(std::move(r));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& name) {
+  const Parser parser(name);
+  const std::vector<YAML::Node> documents = [&] {
+    try {
+      return YAML::LoadAll(yaml_text);
+    } catch (const YAML::Exception& e) {
+      parser.fail(e.mark, e.msg);
+    }
+  }();
+  if (documents.size() > 1) parser.fail(documents[1], "expected one YAML document, found several");
+  return parser.config(documents.empty() ? YAML::Node() : documents.front());
+}
+
+Config load_config(const std::string& path) {
+  std::string text;
+  if (const std::string error = read_file(path, text); !error.empty()) {
+    throw ConfigError(path + ": cannot read: " + error);
+  }
+  return parse_config(text, path);
+}
+
+}  // namespace gitopsd

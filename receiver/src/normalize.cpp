@@ -1,0 +1,265 @@
+#include "gitopsd/receiver/normalize.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+
+namespace gitopsd::receiver {
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kBranchPrefix = "refs/heads/";
+constexpr std::string_view kTagPrefix = "refs/tags/";
+const std::string kZeroCommit(40, '0');
+
+// The value at a dotted path ("pull_request.base.ref"), or null when any step is absent.
+const json::value* find(const json::value& root, std::string_view path) {
+  const json::value* v = &root;
+  while (v != nullptr) {
+    if (!v->is_object()) return nullptr;
+    const std::size_t dot = path.find('.');
+    v = v->get_object().if_contains(path.substr(0, dot));
+    if (dot == std::string_view::npos) return v;
+    path.remove_prefix(dot + 1);
+  }
+  return nullptr;
+}
+
+std::string string_at(const json::value& root, std::string_view path) {
+  const json::value* v = find(root, path);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// Typed reads of a payload's fields, remembering the first one that is missing or wrong;
+// its path is what a 400 names.
+class Fields {
+ public:
+  explicit Fields(const json::value& root) : root_(root) {}
+
+  std::string str(std::string_view path) {
+    const json::value* v = find(root_, path);
+    if (v == nullptr || v->is_null()) return fail(path, "missing", std::string());
+    if (!v->is_string()) return fail(path, "is not a string", std::string());
+    return std::string(v->get_string());
+  }
+  // Informational fields (who pushed) fall back along `paths` and may all be absent.
+  std::string first_str(std::initializer_list<std::string_view> paths) const {
+    for (const std::string_view p : paths) {
+      std::string s = string_at(root_, p);
+      if (!s.empty()) return s;
+    }
+    return {};
+  }
+  // Absent or null reads as false (GitHub sends `"forced": null` at times).
+  bool flag(std::string_view path) {
+    const json::value* v = find(root_, path);
+    if (v == nullptr || v->is_null()) return false;
+    if (!v->is_bool()) return fail(path, "is not a boolean", false);
+    return v->get_bool();
+  }
+  std::int64_t integer(std::string_view path) {
+    const json::value* v = find(root_, path);
+    if (v == nullptr || v->is_null()) return fail(path, "missing", std::int64_t{0});
+    if (v->is_int64()) return v->get_int64();
+    if (v->is_uint64() &&
+        v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return static_cast<std::int64_t>(v->get_uint64());
+    }
+    return fail(path, "is not an integer", std::int64_t{0});
+  }
+  // A commit id: 40 hex digits, returned lowercase.
+  std::string commit(std::string_view path) {
+    std::string s = str(path);
+    if (!ok()) return s;
+    if (s.size() != 40 ||
+        !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; })) {
+      return fail(path, "is not a 40-hex commit id", std::string());
+    }
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+  }
+  bool has(std::string_view path) const {
+    const json::value* v = find(root_, path);
+    return v != nullptr && !v->is_null();
+  }
+  bool ok() const { return error_.empty(); }
+  Malformed malformed() const { return Malformed{error_}; }
+
+ private:
+  // Records the problem and returns `fallback`, so callers read on and report the first.
+  template <class T>
+  T fail(std::string_view path, std::string_view what, T fallback) {
+    if (error_.empty()) error_ = "field '" + std::string(path) + "' " + std::string(what);
+    return fallback;
+  }
+
+  const json::value& root_;
+  std::string error_;
+};
+
+Ignored not_tracked(std::string_view branch) {
+  return Ignored{"branch " + std::string(branch) + " is not tracked"};
+}
+
+Event base_event(Provider provider, const Repository& repository, std::string_view kind) {
+  Event e;
+  e.provider = provider_name(provider);
+  e.repository = repository.name;
+  e.branch = repository.branch;
+  e.kind = kind;
+  return e;
+}
+
+// Where a provider keeps the fields every event carries.
+struct Layout {
+  std::string_view full_name;
+  std::string_view clone_url;
+};
+constexpr Layout kGithubLayout{"repository.full_name", "repository.clone_url"};
+constexpr Layout kGitlabLayout{"project.path_with_namespace", "project.git_http_url"};
+
+Normalized finish(Fields& f, Event e, const Layout& layout) {
+  e.full_name = f.str(layout.full_name);
+  e.clone_url = f.str(layout.clone_url);
+  if (!f.ok()) return f.malformed();
+  return e;
+}
+
+// GitHub `push`, Gitea `push`, GitLab `Push Hook`: same shape, different sender fields.
+Normalized normalize_push(Fields& f, Provider provider, const Repository& repository,
+                          const Layout& layout, std::initializer_list<std::string_view> sender) {
+  const std::string ref = f.str("ref");
+  if (!f.ok()) return f.malformed();
+  if (ref.starts_with(kTagPrefix)) return Ignored{"tag"};
+  if (!ref.starts_with(kBranchPrefix)) return Ignored{"ref " + ref + " is not a branch"};
+  const std::string_view branch = std::string_view(ref).substr(kBranchPrefix.size());
+  if (branch != repository.branch) return not_tracked(branch);
+  // GitLab and Gitea say "deleted" only through an all-zero `after`.
+  if (f.flag("deleted") || f.first_str({"after"}) == kZeroCommit) {
+    return Ignored{"branch deletion"};
+  }
+
+  Event e = base_event(provider, repository, "push");
+  e.before = f.commit("before");
+  e.after = f.commit("after");
+  e.forced = f.flag("forced");
+  e.sender = f.first_str(sender);
+  return finish(f, std::move(e), layout);
+}
+
+// GitHub and Gitea `pull_request`: only a merged close into the tracked branch applies.
+Normalized normalize_pull_request(Fields& f, Provider provider, const Repository& repository) {
+  const std::string action = f.str("action");
+  if (!f.ok()) return f.malformed();
+  if (action != "closed") return Ignored{"pull request action " + action + " is not a merge"};
+  if (!f.flag("pull_request.merged")) {
+    return f.ok() ? Normalized{Ignored{"pull request closed without merge"}} : f.malformed();
+  }
+  const std::string base = f.str("pull_request.base.ref");
+  if (!f.ok()) return f.malformed();
+  if (base != repository.branch) return not_tracked(base);
+
+  Event e = base_event(provider, repository, "merge");
+  e.after = f.commit("pull_request.merge_commit_sha");
+  e.before = f.commit("pull_request.base.sha");
+  e.sender = f.first_str({"pull_request.merged_by.login", "sender.login"});
+  MergeRequest mr;
+  mr.number = f.integer("pull_request.number");
+  mr.title = f.str("pull_request.title");
+  mr.url = f.str("pull_request.html_url");
+  mr.author = f.first_str({"pull_request.user.login"});
+  e.merge_request = std::move(mr);
+  return finish(f, std::move(e), kGithubLayout);
+}
+
+Normalized normalize_gitlab_merge(Fields& f, const Repository& repository) {
+  const std::string action = f.str("object_attributes.action");
+  if (!f.ok()) return f.malformed();
+  if (action != "merge") return Ignored{"merge request action " + action + " is not a merge"};
+  const std::string target = f.str("object_attributes.target_branch");
+  if (!f.ok()) return f.malformed();
+  if (target != repository.branch) return not_tracked(target);
+
+  Event e = base_event(Provider::gitlab, repository, "merge");
+  // A fast-forward merge creates no merge commit (merge_commit_sha is null); the target
+  // then points at the squash commit, or at the source branch's last commit.
+  // Any of them is safe: workers only accept a commit reachable from the fetched tip.
+  std::string_view after_path = "object_attributes.merge_commit_sha";
+  for (const std::string_view p :
+       {"object_attributes.merge_commit_sha", "object_attributes.squash_commit_sha",
+        "object_attributes.last_commit.id"}) {
+    if (f.has(p)) {
+      after_path = p;
+      break;
+    }
+  }
+  e.after = f.commit(after_path);  // none present: 400 naming merge_commit_sha
+  // The hook does not carry the target branch's previous tip (`oldrev` is the source
+  // branch's), so `before` is all zeros: unknown. Workers diff against what they applied.
+  e.before = kZeroCommit;
+  e.sender = f.first_str({"user.username"});
+  MergeRequest mr;
+  mr.number = f.integer("object_attributes.iid");
+  mr.title = f.str("object_attributes.title");
+  mr.url = f.str("object_attributes.url");
+  mr.author = e.sender;  // the hook names only the acting user by login
+  e.merge_request = std::move(mr);
+  return finish(f, std::move(e), kGitlabLayout);
+}
+
+Ignored not_applied(std::string_view event_type) {
+  return Ignored{"event " + std::string(event_type) + " is not applied"};
+}
+
+std::string branch_of_ref(std::string_view ref) {
+  return ref.starts_with(kBranchPrefix) ? std::string(ref.substr(kBranchPrefix.size()))
+                                        : std::string();
+}
+
+}  // namespace
+
+Normalized normalize(Provider provider, std::string_view event_type,
+                     const boost::json::value& payload, const Repository& repository) {
+  Fields f(payload);
+  if (provider == Provider::gitlab) {
+    if (event_type == "Push Hook") {
+      return normalize_push(f, provider, repository, kGitlabLayout, {"user_username"});
+    }
+    if (event_type == "Merge Request Hook") return normalize_gitlab_merge(f, repository);
+    if (event_type == "Tag Push Hook") return Ignored{"tag"};
+    return not_applied(event_type);
+  }
+  // GitHub and Gitea/Forgejo share event names and payload shapes.
+  if (event_type == "push") {
+    return normalize_push(f, provider, repository, kGithubLayout,
+                          {"sender.login", "pusher.login", "pusher.username", "pusher.name"});
+  }
+  if (event_type == "pull_request") return normalize_pull_request(f, provider, repository);
+  if (event_type == "ping") return Ignored{"ping"};
+  return not_applied(event_type);
+}
+
+std::string payload_repository(Provider provider, const boost::json::value& payload) {
+  return string_at(payload, provider == Provider::gitlab ? "project.path_with_namespace"
+                                                         : "repository.full_name");
+}
+
+std::string payload_branch(Provider provider, std::string_view event_type,
+                           const boost::json::value& payload) {
+  if (provider == Provider::gitlab) {
+    if (event_type == "Push Hook") return branch_of_ref(string_at(payload, "ref"));
+    if (event_type == "Merge Request Hook") {
+      return string_at(payload, "object_attributes.target_branch");
+    }
+    return {};
+  }
+  if (event_type == "push") return branch_of_ref(string_at(payload, "ref"));
+  if (event_type == "pull_request") return string_at(payload, "pull_request.base.ref");
+  return {};
+}
+
+}  // namespace gitopsd::receiver

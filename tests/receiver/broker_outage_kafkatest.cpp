@@ -1,0 +1,83 @@
+// The receiver against a Kafka broker of its own that the test stops and restarts:
+// no 202 without Kafka's acknowledgement, 503 within publish_timeout, recovery after.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "harness.hpp"
+#include "payloads.hpp"
+
+namespace gitopsd::test {
+namespace {
+
+namespace json = boost::json;
+constexpr const char* kSecret = "outage-secret";
+const std::string kBrokerScript = GITOPSD_SOURCE_DIR "/deploy/kafka/broker.sh";
+
+class BrokerOutageTest : public ::testing::Test {
+ protected:
+  void broker(const std::string& verb) {
+    std::vector<std::string> argv{kBrokerScript, verb, "--dir", dir_.path() + "/kafka"};
+    if (verb == "start") argv.insert(argv.end(), {"--port", std::to_string(kafka_port_)});
+    Process p(argv, dir_.path() + "/broker-script.log");
+    ASSERT_EQ(p.wait(120s), std::optional<int>(0)) << p.log();
+  }
+  void TearDown() override { broker("stop"); }
+
+  HttpResponse push(const std::string& delivery_id, const std::string& after) {
+    auto d = github_delivery("push", github_push("acme/infra", "main", kShaA, after), kSecret,
+                             delivery_id);
+    std::map<std::string, std::string> headers(d.headers.begin(), d.headers.end());
+    return http_request(setup_.port, "POST", d.path, headers, d.body);
+  }
+  bool ready() { return http_request(setup_.admin_port, "GET", "/readyz", {}, "").status == 200; }
+
+  TempDir dir_;
+  int kafka_port_ = free_port();
+  ReceiverSetup setup_;
+};
+
+TEST_F(BrokerOutageTest, AnswersServiceUnavailableWhileDownAndQueuesAgainWhenBack) {
+  broker("start");
+  setup_.bootstrap = "127.0.0.1:" + std::to_string(kafka_port_);
+  setup_.events_topic = unique_name("events");
+  setup_.port = free_port();
+  setup_.admin_port = free_port();
+  setup_.extra_receiver_yaml = "  publish_timeout: 2s\n";
+  dir_.write("secret", kSecret);
+  setup_.repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, url: https://github.com/acme/infra.git,\n"
+                             "     secrets: [{file: " + dir_.path() + "/secret}], targets: []}\n";
+  auto receiver = start_receiver(dir_, setup_);
+  ASSERT_EQ(push("before-outage", kShaB).status, 202) << receiver->log();
+  ASSERT_TRUE(wait_until([&] { return ready(); }, 10s));
+
+  broker("stop");
+  auto started = std::chrono::steady_clock::now();
+  auto during = push("during-outage", kShaC);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(during.status, 503);
+  EXPECT_FALSE(during.headers["retry-after"].empty());
+  EXPECT_TRUE(json::parse(during.body).as_object().contains("error"));
+  EXPECT_LT(elapsed, 5s);  // publish_timeout 2 s, plus slack
+  EXPECT_TRUE(wait_until([&] { return !ready(); }, 10s));
+
+  broker("start");
+  EXPECT_TRUE(wait_until([&] { return ready(); }, 30s));
+  // The host retries the failed delivery: it was not remembered as done, so it is queued now.
+  HttpResponse retried;
+  EXPECT_TRUE(wait_until([&] { return (retried = push("during-outage", kShaC)).status == 202; }, 30s, 500ms))
+      << retried.status << " " << retried.body;
+
+  TopicReader reader(setup_.bootstrap, setup_.events_topic);
+  auto records = reader.read(2, 30s);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(json::parse(records[0].value).at("delivery_id"), "before-outage");
+  EXPECT_EQ(json::parse(records[1].value).at("delivery_id"), "during-outage");
+  // Nothing else: the 503'd attempt was not half-published behind our back.
+  EXPECT_EQ(reader.read(3, 3s).size(), 2u);
+  receiver->signal(SIGTERM);
+  EXPECT_EQ(receiver->wait(20s), std::optional<int>(0)) << receiver->log();
+}
+
+}  // namespace
+}  // namespace gitopsd::test

@@ -1,0 +1,290 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
+#include <librdkafka/rdkafkacpp.h>
+#include <random>
+#include <sstream>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace gitopsd::test {
+
+namespace fs = std::filesystem;
+
+std::string kafka_bootstrap() {
+  std::ifstream in(std::string(GITOPSD_TEST_KAFKA_DIR) + "/port");
+  std::string port;
+  if (!(in >> port))
+    throw std::runtime_error("no Kafka broker: run through ctest (fixture kafka_broker)");
+  return "127.0.0.1:" + port;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const unsigned salt = std::random_device{}();
+  return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(salt % 100000);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "gitopsd-test-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  auto p = path_ + "/" + name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+  return true;
+}
+
+namespace {
+void set(RdKafka::Conf& conf, const std::string& k, const std::string& v) {
+  std::string err;
+  if (conf.set(k, v, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(k + ": " + err);
+}
+}  // namespace
+
+struct TopicReader::Impl {
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::string topic;
+  bool assigned = false;
+  std::vector<KafkaRecord> records;
+
+  // Assigns all partitions once the topic exists (it is auto-created on first produce).
+  void try_assign() {
+    RdKafka::Metadata* md = nullptr;
+    if (consumer->metadata(true, nullptr, &md, 1000) != RdKafka::ERR_NO_ERROR) return;
+    std::unique_ptr<RdKafka::Metadata> owned(md);
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto* tm : *md->topics()) {
+      if (tm->topic() != topic || tm->err() != RdKafka::ERR_NO_ERROR) continue;
+      for (const auto* pm : *tm->partitions())
+        parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+    }
+    if (parts.empty()) return;
+    consumer->assign(parts);
+    RdKafka::TopicPartition::destroy(parts);
+    assigned = true;
+  }
+};
+
+TopicReader::TopicReader(const std::string& bootstrap, const std::string& topic) : impl_(new Impl) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  set(*conf, "bootstrap.servers", bootstrap);
+  set(*conf, "group.id", unique_name("reader"));
+  set(*conf, "enable.auto.commit", "false");
+  set(*conf, "allow.auto.create.topics", "false");
+  set(*conf, "isolation.level", "read_committed");
+  std::string err;
+  impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!impl_->consumer) throw std::runtime_error(err);
+  impl_->topic = topic;
+}
+
+TopicReader::~TopicReader() {
+  impl_->consumer->close();
+  delete impl_;
+}
+
+std::vector<KafkaRecord> TopicReader::read(std::size_t count, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->records.size() < count && std::chrono::steady_clock::now() < deadline) {
+    if (!impl_->assigned) {
+      impl_->try_assign();
+      if (!impl_->assigned) {
+        std::this_thread::sleep_for(50ms);
+        continue;
+      }
+    }
+    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(100));
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+    impl_->records.push_back(
+        {m->key() ? *m->key() : std::string(),
+         std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(), m->offset()});
+  }
+  return impl_->records;
+}
+
+void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,
+                    const std::string& value) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  set(*conf, "bootstrap.servers", bootstrap);
+  set(*conf, "enable.idempotence", "true");
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  if (!p) throw std::runtime_error(err);
+  auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                       const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0,
+                       nullptr, nullptr);
+  if (rc != RdKafka::ERR_NO_ERROR) throw std::runtime_error(RdKafka::err2str(rc));
+  if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
+}
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::map<std::string, std::string>& headers, const std::string& body,
+                          std::chrono::milliseconds timeout) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(timeout);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                static_cast<unsigned short>(port)));
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(stream, buffer, parser);
+  HttpResponse out;
+  out.status = parser.get().result_int();
+  for (const auto& f : parser.get()) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = parser.get().body();
+  return out;
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::string& log_path)
+    : log_path_(log_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("spawn " + argv[0] + ": " + std::strerror(rc));
+}
+
+Process::~Process() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(10s);
+  }
+}
+
+bool Process::running() {
+  if (exit_code_) return false;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return r == 0;
+}
+
+void Process::signal(int sig) { ::kill(pid_, sig); }
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  wait_until([this] { return !running(); }, timeout, 10ms);
+  return exit_code_;
+}
+
+std::string Process::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+long Process::rss_kib() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+std::string receiver_config_yaml(const ReceiverSetup& s) {
+  std::ostringstream y;
+  y << "kafka:\n  brokers: \"" << s.bootstrap << "\"\n  topics: {events: " << s.events_topic
+    << "}\n"
+    << "receiver:\n  listen: \"127.0.0.1:" << s.port << "\"\n  admin_listen: \"127.0.0.1:"
+    << s.admin_port << "\"\n  threads: 2\n"
+    << s.extra_receiver_yaml << "repositories:\n"
+    << s.repositories_yaml;
+  return y.str();
+}
+
+std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup) {
+  auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
+  auto process = std::make_unique<Process>(
+      std::vector<std::string>{GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log");
+  bool up = wait_until(
+      [&] {
+        if (!process->running()) return true;
+        try {
+          return http_request(setup.admin_port, "GET", "/healthz", {}, "", 1s).status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      20s, 50ms);
+  if (!up || !process->running())
+    throw std::runtime_error("receiver did not start:\n" + process->log());
+  return process;
+}
+
+}  // namespace gitopsd::test

@@ -1,0 +1,114 @@
+// Integration-test support: the real Kafka broker started by the ctest fixture, topic
+// readers, the real gitopsd-receiver binary as a child process, and a plain HTTP client.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gitopsd::test {
+
+using namespace std::chrono_literals;
+
+// Bootstrap address of the suite's broker (deploy/kafka/broker.sh, ctest fixture).
+std::string kafka_bootstrap();
+// A name no other test uses: "<prefix>-<pid>-<counter>-<random>".
+std::string unique_name(const std::string& prefix);
+// A TCP port that was free a moment ago on 127.0.0.1.
+int free_port();
+// Fresh directory under /tmp, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = 20ms);
+
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+};
+
+// Reads every partition of a topic from the beginning, outside any consumer group.
+class TopicReader {
+ public:
+  TopicReader(const std::string& bootstrap, const std::string& topic);
+  ~TopicReader();
+  // Reads until `count` records have arrived in total or `timeout` passes; returns all so far.
+  std::vector<KafkaRecord> read(std::size_t count, std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Publishes one record synchronously (acks=all); for sentinels and fixtures.
+void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,
+                    const std::string& value);
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+// One HTTP/1.1 request on a new connection (Connection: close).
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::map<std::string, std::string>& headers,
+                          const std::string& body, std::chrono::milliseconds timeout = 30s);
+
+// A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_path);
+  ~Process();  // SIGKILLs it if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+  // Waits for exit; the exit code, 128+signal if killed, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  std::string log() const;
+  // Resident set size in KiB (VmRSS), 0 if unknown.
+  long rss_kib() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string log_path_;
+};
+
+// Config text for a receiver on free ports; `repositories_yaml` is the `repositories:` list body.
+struct ReceiverSetup {
+  std::string bootstrap;
+  std::string events_topic;
+  int port = 0;
+  int admin_port = 0;
+  std::string extra_receiver_yaml;  // more lines under `receiver:`, indented by 2
+  std::string repositories_yaml;
+};
+std::string receiver_config_yaml(const ReceiverSetup& setup);
+
+// Starts gitopsd-receiver with the config and waits until /healthz answers.
+std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup);
+
+}  // namespace gitopsd::test
