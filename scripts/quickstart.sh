@@ -8,7 +8,7 @@ cd "$here"
 work=${GITOPSD_QUICKSTART_DIR:-/tmp/gitopsd-quickstart}
 mkdir -p "$work"
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target gitopsd-receiver
 
 bootstrap=$(deploy/kafka/broker.sh start --dir "$work/kafka" --port 0)

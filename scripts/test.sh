@@ -9,7 +9,7 @@ jobs=$(nproc)
 
 run_suite() {
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DGITOPSD_WERROR=ON "$@"
+  cmake -S . -B "$dir" -G Ninja -DGITOPSD_WERROR=ON -DBUILD_TESTING=ON "$@"
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" --output-on-failure --timeout 600 -j "$jobs" "${ctest_args[@]}"
 }

@@ -415,6 +415,24 @@ TEST_F(ReceiverTest, SigtermExitsZeroAfterAnsweringAndStopsListening) {
   EXPECT_THROW(http_request(setup_.port, "GET", "/hooks", {}, "", 2s), std::exception);
 }
 
+TEST_F(ReceiverTest, ServesHttpsWhenTlsIsConfigured) {
+  Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                   "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                   "-keyout", dir_.path() + "/tls.key", "-out", dir_.path() + "/tls.crt"},
+                  dir_.path() + "/openssl.log");
+  ASSERT_EQ(openssl.wait(30s), std::optional<int>(0)) << openssl.log();
+  setup_.extra_receiver_yaml += "  tls: {cert_file: " + dir_.path() + "/tls.crt, key_file: " +
+                                dir_.path() + "/tls.key}\n";
+  start();
+  auto d = github_push_delivery(kShaB, fresh_delivery_id());
+  std::map<std::string, std::string> headers(d.headers.begin(), d.headers.end());
+  auto response = https_request(setup_.port, dir_.path() + "/tls.crt", "POST", d.path, headers, d.body);
+  expect_one_event(*reader_, "infra", response,
+                   [](const json::object& e) { EXPECT_EQ(e.at("after"), kShaB.c_str()); });
+  // Plain HTTP on the TLS port gets no answer.
+  EXPECT_THROW(http_request(setup_.port, "POST", d.path, headers, d.body, 5s), std::exception);
+}
+
 TEST_F(ReceiverTest, BadConfigIsRefusedWithExitCode2) {
   auto path = dir_.write("bad.yaml", "receiver:\n  listen: \"127.0.0.1:1\"\n  bogus: 1\n");
   Process p({GITOPSD_RECEIVER_BIN, "--config", path}, dir_.path() + "/bad.log");

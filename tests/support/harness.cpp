@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <librdkafka/rdkafkacpp.h>
@@ -170,16 +171,12 @@ void produce_record(const std::string& bootstrap, const std::string& topic, cons
   if (p->flush(30000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
 }
 
-HttpResponse http_request(int port, const std::string& method, const std::string& target,
-                          const std::map<std::string, std::string>& headers, const std::string& body,
-                          std::chrono::milliseconds timeout) {
+namespace {
+template <class Stream>
+HttpResponse exchange(Stream& stream, const std::string& method, const std::string& target,
+                      const std::map<std::string, std::string>& headers, const std::string& body) {
   namespace beast = boost::beast;
   namespace http = beast::http;
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(timeout);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                static_cast<unsigned short>(port)));
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
   for (const auto& [k, v] : headers) req.set(k, v);
@@ -200,6 +197,39 @@ HttpResponse http_request(int port, const std::string& method, const std::string
   }
   out.body = parser.get().body();
   return out;
+}
+}  // namespace
+
+HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
+                           const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           const std::string& body, std::chrono::milliseconds timeout) {
+  namespace beast = boost::beast;
+  namespace ssl = boost::asio::ssl;
+  boost::asio::io_context io;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(ca_file);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  SSL_set1_host(stream.native_handle(), "localhost");
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  beast::get_lowest_layer(stream).connect(boost::asio::ip::tcp::endpoint(
+      boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  stream.handshake(ssl::stream_base::client);
+  return exchange(stream, method, target, headers, body);
+}
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::map<std::string, std::string>& headers, const std::string& body,
+                          std::chrono::milliseconds timeout) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(timeout);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                static_cast<unsigned short>(port)));
+  return exchange(stream, method, target, headers, body);
 }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path)

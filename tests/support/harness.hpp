@@ -75,6 +75,12 @@ HttpResponse http_request(int port, const std::string& method, const std::string
                           const std::map<std::string, std::string>& headers,
                           const std::string& body, std::chrono::milliseconds timeout = 30s);
 
+// The same over TLS, trusting only the PEM certificate `ca_file` (verification on).
+HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
+                           const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           const std::string& body, std::chrono::milliseconds timeout = 30s);
+
 // A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
 class Process {
  public:
