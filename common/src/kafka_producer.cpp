@@ -105,7 +105,6 @@ KafkaProducer::KafkaProducer(const KafkaConfig& config, const std::string& clien
   set_property(*conf, "bootstrap.servers", config.brokers);
   set_property(*conf, "client.id", client_id);
   set_property(*conf, "linger.ms", "1");
-  set_property(*conf, "compression.type", "lz4");
   for (const auto& [name, value] : config.properties) set_property(*conf, name, value);
   // Not overridable: these are what "never loses an acknowledged event" rests on.
   set_property(*conf, "enable.idempotence", "true");

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -51,22 +52,6 @@ std::string status_body(std::string_view status, std::string_view event_id) {
 
 long seconds_rounded_up(Duration d) {
   return static_cast<long>((d.count() + 999) / 1000);
-}
-
-// Waits for Kafka's delivery report without blocking a thread: the report (produced on
-// the producer's poll thread) is posted back to the session's executor.
-template <class Executor>
-net::awaitable<DeliveryReport> publish(KafkaProducer& producer, const std::string& topic,
-                                       const std::string& key, const std::string& value,
-                                       Executor executor) {
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(DeliveryReport)>(
-      [&](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        producer.produce(topic, key, value, [shared, executor](const DeliveryReport& report) {
-          net::post(executor, [shared, report]() mutable { (*shared)(report); });
-        });
-      },
-      net::use_awaitable);
 }
 
 }  // namespace
@@ -118,6 +103,40 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         .inc();
   }
 
+  // Publishes one event and waits, without blocking a thread, for Kafka's delivery report
+  // or `publish_timeout`, whichever comes first; nullopt means the time ran out.
+  // The deduper learns the outcome from the report itself, also when it arrives after the
+  // timeout: a late success makes the host's retry a duplicate, a failure lets it through.
+  net::awaitable<std::optional<DeliveryReport>> publish(const std::string& value,
+                                                        const std::string& key,
+                                                        const std::string& dedupe_key) {
+    struct Wait {
+      explicit Wait(net::any_io_executor executor) : timer(std::move(executor)) {}
+      net::steady_timer timer;
+      std::optional<DeliveryReport> report;
+    };
+    auto wait = std::make_shared<Wait>(co_await net::this_coro::executor);
+    wait->timer.expires_after(config.receiver.publish_timeout);
+    auto produced = std::chrono::steady_clock::now();
+    producer.produce(config.kafka.topics.events, key, value,
+                     [self = shared_from_this(), wait, dedupe_key, produced](const DeliveryReport& r) {
+                       if (r.ok) {
+                         self->deduper.confirm(dedupe_key);
+                       } else {
+                         self->deduper.release(dedupe_key);
+                       }
+                       self->produce_seconds.observe(std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - produced).count());
+                       net::post(wait->timer.get_executor(), [wait, r] {
+                         wait->report = r;
+                         wait->timer.cancel();
+                       });
+                     });
+    boost::system::error_code ec;
+    co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    co_return wait->report;
+  }
+
   net::awaitable<Response> handle(const Request& req, std::chrono::system_clock::time_point received) {
     auto started = std::chrono::steady_clock::now();
     WebhookRequest in{
@@ -154,24 +173,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       } else {
         event.event_id = event_id;
         event.received_at = format_timestamp(received);
-        auto produce_started = std::chrono::steady_clock::now();
-        auto report = co_await publish(producer, config.kafka.topics.events, event.repository,
-                                       to_json(event), co_await net::this_coro::executor);
-        produce_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                              produce_started).count());
-        if (report.ok) {
-          deduper.confirm(dedupe_key);
+        auto report = co_await publish(to_json(event), event.repository, dedupe_key);
+        if (report && report->ok) {
           res = json_response(202, status_body("queued", event_id), req.version());
         } else {
-          deduper.release(dedupe_key);
           outcome = "publish_failed";
           metrics
               .counter("gitopsd_kafka_produce_errors_total", "Events Kafka did not acknowledge",
                        {{"topic", config.kafka.topics.events}})
               .inc();
-          log->error("publish failed delivery={} event_id={} repository={} error=\"{}\"{}",
-                     d.delivery_id, event_id, d.repository, report.error,
-                     report.possibly_persisted ? " possibly_persisted=true" : "");
+          log->error("publish failed delivery={} event_id={} repository={} error=\"{}\"",
+                     d.delivery_id, event_id, d.repository,
+                     report ? report->error : "no acknowledgement within publish_timeout");
           res = json_response(503, error_body("Kafka did not acknowledge the event in time"),
                               req.version());
           res.set(http::field::retry_after,

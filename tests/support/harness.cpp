@@ -279,13 +279,18 @@ std::string Process::log() const {
   return ss.str();
 }
 
-long Process::rss_kib() const {
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+namespace {
+long proc_status_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   return 0;
 }
+}  // namespace
+
+long Process::rss_kib() const { return proc_status_kib(pid_, "VmRSS:"); }
+long Process::peak_rss_kib() const { return proc_status_kib(pid_, "VmHWM:"); }
 
 std::string receiver_config_yaml(const ReceiverSetup& s) {
   std::ostringstream y;

@@ -96,6 +96,8 @@ class Process {
   std::string log() const;
   // Resident set size in KiB (VmRSS), 0 if unknown.
   long rss_kib() const;
+  // Peak resident set size in KiB (VmHWM), 0 if unknown.
+  long peak_rss_kib() const;
 
  private:
   pid_t pid_ = -1;
