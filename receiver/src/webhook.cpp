@@ -243,7 +243,11 @@ Decision Decider::run() {
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
-  const json::value payload = json::parse(json_text, ec, {}, options);
+  // The parsed payload lives only for this call: one arena (a stack block first) instead
+  // of a heap allocation per JSON node, the receiver's largest per-request cost otherwise.
+  unsigned char arena[16 * 1024];
+  json::monotonic_resource resource(arena, sizeof arena);
+  const json::value payload = json::parse(json_text, ec, &resource, options);
   if (ec) return error(400, "bad_request", "body is not valid JSON");
   if (!payload.is_object()) return error(400, "bad_request", "body is not a JSON object");
 
@@ -263,7 +267,6 @@ Decision Decider::run() {
   // any candidate's secret must verify it.
   std::vector<Secret> secrets;
   if (tracked != candidates.end()) {
-    secrets = (*tracked)->secrets;
     d_.repository = (*tracked)->name;
   } else {
     for (const Repository* r : candidates) {
@@ -271,7 +274,8 @@ Decision Decider::run() {
     }
     if (candidates.size() == 1) d_.repository = candidates.front()->name;
   }
-  if (auto refused = verify(secrets, request_.body)) return std::move(*refused);
+  if (auto refused = verify(tracked != candidates.end() ? (*tracked)->secrets : secrets, request_.body))
+    return std::move(*refused);
   if (d_.delivery_id.empty()) return error(400, "bad_request", "delivery id header missing");
 
   const Repository& repository = tracked != candidates.end() ? **tracked : *candidates.front();
