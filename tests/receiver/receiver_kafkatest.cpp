@@ -434,6 +434,13 @@ TEST_F(ReceiverTest, ServesHttpsWhenTlsIsConfigured) {
   EXPECT_THROW(http_request(setup_.port, "POST", d.path, headers, d.body, 5s), std::exception);
 }
 
+TEST_F(ReceiverTest, CheckConfigValidatesAndExitsWithoutServing) {
+  auto path = dir_.write("good.yaml", receiver_config_yaml(setup_));
+  Process p({GITOPSD_RECEIVER_BIN, "--config", path, "--check-config"}, dir_.path() + "/check.log");
+  EXPECT_EQ(p.wait(10s), std::optional<int>(0)) << p.log();
+  EXPECT_THROW(http_request(setup_.port, "GET", "/hooks", {}, "", 2s), std::exception);
+}
+
 TEST_F(ReceiverTest, BadConfigIsRefusedWithExitCode2) {
   auto path = dir_.write("bad.yaml", "receiver:\n  listen: \"127.0.0.1:1\"\n  bogus: 1\n");
   Process p({GITOPSD_RECEIVER_BIN, "--config", path}, dir_.path() + "/bad.log");
