@@ -298,19 +298,22 @@ TEST_F(ReceiverTest, UnsupportedContentTypeIs415) {
   expect_nothing_published();
 }
 
-// Streams `total` bytes of body after the head without waiting for the answer; returns what
-// the server answered (it may close before the body is all sent).
-std::string post_streaming_body(int port, const std::string& head, std::size_t total) {
+// A raw TCP connection to the receiver, for what a well-behaved HTTP client would not do.
+int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
-  std::string chunk(64 * 1024, 'x');
-  for (std::size_t sent = 0; sent < total; sent += chunk.size())
-    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Everything the server sends until it closes (or 10 s pass); closes `fd`.
+std::string read_until_closed(int fd) {
   std::string answer;
   char buf[4096];
   timeval tv{10, 0};
@@ -318,6 +321,18 @@ std::string post_streaming_body(int port, const std::string& head, std::size_t t
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return answer;
+}
+
+// Streams `total` bytes of body after the head without waiting for the answer; returns what
+// the server answered (it may close before the body is all sent).
+std::string post_streaming_body(int port, const std::string& head, std::size_t total) {
+  int fd = connect_loopback(port);
+  if (fd < 0) return "connect failed";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  std::string chunk(64 * 1024, 'x');
+  for (std::size_t sent = 0; sent < total; sent += chunk.size())
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
+  return read_until_closed(fd);
 }
 
 TEST_F(ReceiverTest, ThirtyMegabyteBodyIs413WithoutBufferingIt) {
@@ -338,34 +353,21 @@ TEST_F(ReceiverTest, ThirtyMegabyteBodyIs413WithoutBufferingIt) {
   auto chunked_head =
       "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "X-GitHub-Event: push\r\nTransfer-Encoding: chunked\r\n\r\n";
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(setup_.port));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_loopback(setup_.port);
+  ASSERT_GE(fd, 0);
   ::send(fd, chunked_head, std::strlen(chunked_head), MSG_NOSIGNAL);
   std::string chunk = "10000\r\n" + std::string(0x10000, 'y') + "\r\n";
   for (std::size_t sent = 0; sent < kThirtyMb; sent += 0x10000)
     if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
-  std::string answer;
-  char buf[4096];
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
+  std::string answer = read_until_closed(fd);
   EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
   EXPECT_TRUE(receiver_->running());
 }
 
 TEST_F(ReceiverTest, ClientSendingItsHeadSlowlyIsCutOff) {
   start();  // header_timeout: 2s
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(setup_.port));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_loopback(setup_.port);
+  ASSERT_GE(fd, 0);
   std::string head = "POST /hooks/github HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(200, 'p');
   auto started = std::chrono::steady_clock::now();
   bool cut_off = false;
