@@ -3,45 +3,17 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
-#include <limits>
+
+#include "json_fields.hpp"
 
 namespace gitopsd {
 namespace json = boost::json;
 
+using namespace json_fields;
+
 namespace {
 
 constexpr std::string_view kSchema = "gitopsd.event.v1";
-
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool is_commit(std::string_view s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), is_lower_hex);
-}
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !is_lower_hex(s[i])) return false;
-  }
-  return true;
-}
-
-// "YYYY-MM-DDTHH:MM:SS.mmmZ", the one form format_timestamp produces.
-bool is_timestamp(std::string_view s) {
-  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
-  if (s.size() != kShape.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (kShape[i] == 'd' ? !is_digit(s[i]) : s[i] != kShape[i]) return false;
-  }
-  return true;
-}
-
-template <class Set>
-bool one_of(std::string_view s, const Set& set) {
-  return std::find(set.begin(), set.end(), s) != set.end();
-}
 
 constexpr std::array<std::string_view, 4> kProviders = {"github", "gitlab", "gitea", "gitopsd"};
 constexpr std::array<std::string_view, 4> kKinds = {"push", "merge", "poll", "manual"};
@@ -49,62 +21,6 @@ constexpr std::array<std::string_view, 15> kFields = {
     "schema",     "event_id",  "provider",  "delivery_id", "received_at",
     "repository", "full_name", "clone_url", "branch",      "kind",
     "before",     "after",     "forced",    "sender",      "merge_request"};
-
-// Reads fields of one object, remembering the first problem.
-class Reader {
- public:
-  Reader(const json::object& obj, std::string prefix) : obj_(obj), prefix_(std::move(prefix)) {}
-
-  std::string str(std::string_view key) {
-    const json::value* v = get(key);
-    if (v == nullptr) return {};
-    if (v->is_string()) return std::string(v->get_string());
-    fail(key, "is not a string");
-    return {};
-  }
-  bool boolean(std::string_view key) {
-    const json::value* v = get(key);
-    if (v == nullptr) return false;
-    if (v->is_bool()) return v->get_bool();
-    fail(key, "is not a boolean");
-    return false;
-  }
-  std::int64_t integer(std::string_view key) {
-    const json::value* v = get(key);
-    if (v == nullptr) return 0;
-    if (v->is_int64()) return v->get_int64();
-    if (v->is_uint64() &&
-        v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return static_cast<std::int64_t>(v->get_uint64());
-    }
-    fail(key, "is not an integer");
-    return 0;
-  }
-  // Checks a value already read; `what` completes "field 'x' ...".
-  void check(bool ok, std::string_view key, std::string_view what) {
-    if (!ok) fail(key, what);
-  }
-  void reject_unknown(const auto& known) {
-    for (const auto& kv : obj_) {
-      if (!one_of(kv.key(), known)) fail(kv.key(), "is not part of " + std::string(kSchema));
-    }
-  }
-  const json::value* get(std::string_view key) {
-    const json::value* v = obj_.if_contains(key);
-    if (v == nullptr) fail(key, "missing");
-    return v;
-  }
-  std::string& error() { return error_; }
-
- private:
-  void fail(std::string_view key, std::string_view what) {
-    if (error_.empty()) error_ = "field '" + prefix_ + std::string(key) + "' " + std::string(what);
-  }
-
-  const json::object& obj_;
-  std::string prefix_;
-  std::string error_;
-};
 
 }  // namespace
 
@@ -140,7 +56,7 @@ std::variant<Event, std::string> parse_event(std::string_view text) {
   if (ec) return "not valid JSON: " + ec.message();
   if (!root.is_object()) return std::string("not a JSON object");
 
-  Reader r(root.get_object(), "");
+  Reader r(root.get_object(), "", kSchema);
   const std::string schema = r.str("schema");
   if (!r.error().empty()) return std::move(r.error());
   // Checked first: another schema's value is refused for that, not for its fields.
@@ -176,7 +92,7 @@ std::variant<Event, std::string> parse_event(std::string_view text) {
   const json::value* mr = r.get("merge_request");
   if (mr != nullptr && !mr->is_null()) {
     if (!mr->is_object()) return std::string("field 'merge_request' is not an object or null");
-    Reader m(mr->get_object(), "merge_request.");
+    Reader m(mr->get_object(), "merge_request.", kSchema);
     static constexpr std::array<std::string_view, 4> kMrFields = {"number", "title", "url",
                                                                   "author"};
     m.reject_unknown(kMrFields);

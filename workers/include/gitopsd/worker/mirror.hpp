@@ -1,0 +1,73 @@
+// One bare mirror per repository under `<state_dir>/mirrors/<name>.git`, fetched
+// incrementally with libgit2 (only the tracked branch). Not thread-safe: one Mirror is used
+// by one thread at a time (libgit2's rule for a git_repository). libgit2 types stay in the .cpp.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gitopsd/config.hpp"
+
+namespace gitopsd::worker {
+
+// A failure from git, classified where it is caught.
+struct GitError {
+  std::string message;  // libgit2's message with context; never contains credentials
+  bool retryable = true;  // network, timeout, host down: retry; bad credentials, bad url: not
+};
+
+enum class FileKind { regular, executable, symlink };
+
+// One blob of a subtree, its path relative to the subtree root ('/'-separated).
+struct TreeFile {
+  std::string path;
+  FileKind kind = FileKind::regular;
+  std::string blob_id;  // 40 hex
+};
+
+class Mirror {
+ public:
+  // Opens the mirror, creating the bare repository on first use. Credentials come from
+  // `repository.credentials` (token over HTTPS; SSH key with known_hosts checking over SSH);
+  // TLS certificates are verified. Throws std::runtime_error when the directory is unusable.
+  Mirror(const Repository& repository, const std::string& state_dir);
+  ~Mirror();
+  Mirror(const Mirror&) = delete;
+  Mirror& operator=(const Mirror&) = delete;
+
+  // Fetches the tracked branch (incrementally) and returns its tip commit id (40 hex).
+  // `timeout` bounds connecting and each stall of the transfer.
+  std::variant<std::string, GitError> fetch(std::chrono::milliseconds timeout);
+
+  // The tip recorded by the last successful fetch, if any.
+  std::optional<std::string> tip() const;
+
+  // True when `commit` is `descendant` or one of its ancestors (git_graph_descendant_of is
+  // false for equal ids). False when either is unknown to the mirror.
+  bool is_ancestor_or_same(const std::string& commit, const std::string& descendant) const;
+
+  // Object id of the tree at `path` in `commit` ("" or "." = root); nullopt when absent.
+  std::optional<std::string> subtree_id(const std::string& commit, const std::string& path) const;
+
+  // Every blob under `path` at `commit`, recursively, sorted by path. Submodules are skipped.
+  std::variant<std::vector<TreeFile>, GitError> list_files(const std::string& commit,
+                                                           const std::string& path) const;
+
+  // Content of a blob.
+  std::variant<std::string, GitError> read_blob(const std::string& blob_id) const;
+
+  const std::string& directory() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Calls git_libgit2_init once per process (idempotent, thread-safe).
+void init_libgit2();
+
+}  // namespace gitopsd::worker
