@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -151,6 +152,14 @@ void KafkaProducer::produce(const std::string& topic, const std::string& key,
   DeliveryReport report;
   report.error = RdKafka::err2str(err);
   pending->callback(report);
+}
+
+DeliveryReport KafkaProducer::produce_and_wait(const std::string& topic, const std::string& key,
+                                               const std::string& value) {
+  std::promise<DeliveryReport> promise;
+  auto future = promise.get_future();
+  produce(topic, key, value, [&promise](const DeliveryReport& report) { promise.set_value(report); });
+  return future.get();
 }
 
 bool KafkaProducer::flush(Duration timeout) {

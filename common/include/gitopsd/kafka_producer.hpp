@@ -39,6 +39,11 @@ class KafkaProducer {
   void produce(const std::string& topic, const std::string& key, const std::string& value,
                Callback on_delivery);
 
+  // Produces and blocks the calling thread until the delivery report arrives (bounded by the
+  // delivery timeout). For worker threads, never for I/O threads.
+  DeliveryReport produce_and_wait(const std::string& topic, const std::string& key,
+                                  const std::string& value);
+
   // Waits until every queued message has its report, up to `timeout`; false if some remain.
   bool flush(Duration timeout);
 
