@@ -1,0 +1,44 @@
+// `gitopsctl sign --send` against the real receiver and broker: a newcomer's first webhook.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "../receiver/payloads.hpp"
+#include "harness.hpp"
+
+namespace gitopsd::test {
+namespace {
+
+TEST(GitopsctlSignTest, SendsASignedWebhookThatTheReceiverQueues) {
+  TempDir dir;
+  auto secret = dir.write("secret", "ctl-secret\n");
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
+                      .port = free_port(), .admin_port = free_port(),
+                      .extra_receiver_yaml = "  publish_timeout: 10s\n",
+                      .repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, "
+                                           "url: https://github.com/acme/infra.git, secrets: [{file: " +
+                                           secret + "}], targets: []}\n"};
+  auto receiver = start_receiver(dir, setup);
+  auto body = dir.write("push.json", github_push("acme/infra", "main", kShaA, kShaB));
+  auto url = "http://127.0.0.1:" + std::to_string(setup.port) + "/hooks/github";
+
+  Process sent({GITOPSCTL_BIN, "sign", "--secret-file", secret, "--provider", "github", "--send", url, body},
+               dir.path() + "/ctl.log");
+  ASSERT_EQ(sent.wait(30s), std::optional<int>(0)) << sent.log();
+  EXPECT_EQ(sent.log().rfind("202 ", 0), 0u) << sent.log();
+
+  TopicReader reader(setup.bootstrap, setup.events_topic);
+  auto records = reader.read(1, 30s);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(boost::json::parse(records[0].value).at("after"), kShaB.c_str());
+
+  // The wrong secret is refused and the command says so with a non-zero exit.
+  auto wrong = dir.write("wrong", "not-the-secret");
+  Process refused({GITOPSCTL_BIN, "sign", "--secret-file", wrong, "--provider", "github", "--send", url, body},
+                  dir.path() + "/ctl-wrong.log");
+  EXPECT_EQ(refused.wait(30s), std::optional<int>(1)) << refused.log();
+  EXPECT_EQ(refused.log().rfind("401 ", 0), 0u) << refused.log();
+}
+
+}  // namespace
+}  // namespace gitopsd::test
