@@ -8,6 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH "$0" "$@"; fi
 
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
+  openssh-server openssh-client
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
