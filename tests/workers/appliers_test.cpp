@@ -1,0 +1,533 @@
+#include "gitopsd/worker/appliers.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gitopsd::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_text(const fs::path& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+// A fresh directory per test, removed afterwards.
+class TempRoot {
+ public:
+  TempRoot() {
+    std::string pattern = (fs::temp_directory_path() / "gitopsd-appliers-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempRoot() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempRoot(const TempRoot&) = delete;
+  TempRoot& operator=(const TempRoot&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class FilesApplierTest : public ::testing::Test {
+ protected:
+  FilesApplierTest() : dest_(root_.path() / "dest"), outside_(root_.path() / "outside") {
+    fs::create_directory(outside_);
+    write_text(outside_ / "keep.txt", "outside\n");
+  }
+
+  TreeFile file(const std::string& path, const std::string& content,
+                FileKind kind = FileKind::regular) {
+    const std::string id = git_blob_id(content);
+    blobs_[id] = content;
+    return TreeFile{path, kind, id};
+  }
+
+  BlobReader reader() {
+    return [this](const std::string& id) -> std::variant<std::string, GitError> {
+      ++reads_[id];
+      const auto it = blobs_.find(id);
+      if (it == blobs_.end()) return GitError{"no blob " + id, false};
+      return it->second;
+    };
+  }
+
+  int reads_of(const std::string& content) { return reads_[git_blob_id(content)]; }
+
+  FilesOutcome apply(const std::vector<TreeFile>& files, bool verify_only = false) {
+    return apply_files(dest_.string(), files, reader(), verify_only);
+  }
+
+  // Every entry under `dir`, relative, without following symlinks.
+  static std::vector<std::string> entries(const fs::path& dir) {
+    std::vector<std::string> out;
+    if (!fs::exists(fs::symlink_status(dir))) return out;
+    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+         ++it) {
+      out.push_back(it->path().lexically_relative(dir).string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static bool executable(const fs::path& path) {
+    return (fs::symlink_status(path).permissions() & fs::perms::owner_exec) != fs::perms::none;
+  }
+
+  TempRoot root_;
+  fs::path dest_;
+  fs::path outside_;
+  std::map<std::string, std::string> blobs_;
+  std::map<std::string, int> reads_;
+};
+
+TEST_F(FilesApplierTest, ComputesBlobIdsAsGitDoes) {
+  // `printf 'hello\n' | git hash-object --stdin` and the empty blob.
+  EXPECT_EQ(git_blob_id("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+  EXPECT_EQ(git_blob_id(""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+}
+
+TEST_F(FilesApplierTest, MakesEmptyDestHoldTheTree) {
+  const auto outcome =
+      apply({file("index.html", "<h1>hi</h1>\n"),
+             file("bin/run.sh", "#!/bin/sh\necho run\n", FileKind::executable),
+             file("a/b/c/deep.txt", "deep\n"), file("a/link", "b/c/deep.txt", FileKind::symlink)});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 4u);
+  EXPECT_EQ(outcome.removed, 0u);
+  EXPECT_EQ(outcome.unchanged, 0u);
+  EXPECT_EQ(read_text(dest_ / "index.html"), "<h1>hi</h1>\n");
+  EXPECT_EQ(read_text(dest_ / "a/b/c/deep.txt"), "deep\n");
+  EXPECT_TRUE(executable(dest_ / "bin/run.sh"));
+  EXPECT_FALSE(executable(dest_ / "index.html"));
+  ASSERT_TRUE(fs::is_symlink(dest_ / "a/link"));
+  EXPECT_EQ(fs::read_symlink(dest_ / "a/link"), "b/c/deep.txt");
+  EXPECT_EQ(read_text(dest_ / "a/link"), "deep\n");
+  EXPECT_EQ(entries(dest_),
+            (std::vector<std::string>{"a", "a/b", "a/b/c", "a/b/c/deep.txt", "a/link", "bin",
+                                      "bin/run.sh", "index.html"}));
+}
+
+TEST_F(FilesApplierTest, ReplacesChangedFilesAndKeepsUnchangedOnes) {
+  ASSERT_TRUE(apply({file("same.txt", "same\n"), file("dir/changes.txt", "v1\n")}).ok);
+  reads_.clear();
+
+  const auto outcome = apply({file("same.txt", "same\n"), file("dir/changes.txt", "v2\n")});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 1u);
+  EXPECT_EQ(outcome.unchanged, 1u);
+  EXPECT_EQ(outcome.removed, 0u);
+  EXPECT_EQ(read_text(dest_ / "dir/changes.txt"), "v2\n");
+  EXPECT_EQ(reads_of("same\n"), 0);
+  EXPECT_EQ(reads_of("v2\n"), 1);
+}
+
+TEST_F(FilesApplierTest, DeletesFilesNotInTheTree) {
+  ASSERT_TRUE(
+      apply({file("keep.txt", "k\n"), file("old/nested/gone.txt", "g\n"), file("old.txt", "o\n")})
+          .ok);
+  fs::create_directories(dest_ / "empty/inner");
+
+  const auto outcome = apply({file("keep.txt", "k\n")});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  // old, old/nested, old/nested/gone.txt, old.txt, empty, empty/inner
+  EXPECT_EQ(outcome.removed, 6u);
+  EXPECT_EQ(outcome.unchanged, 1u);
+  EXPECT_EQ(outcome.written, 0u);
+  EXPECT_EQ(entries(dest_), std::vector<std::string>{"keep.txt"});
+}
+
+TEST_F(FilesApplierTest, RestoresFileEditedAddedAndDeletedByHand) {
+  const std::vector<TreeFile> tree = {file("a.txt", "a\n"), file("sub/b.txt", "b\n"),
+                                      file("sub/c.txt", "c\n")};
+  ASSERT_TRUE(apply(tree).ok);
+  write_text(dest_ / "a.txt", "edited by hand\n");
+  write_text(dest_ / "sub/added.txt", "added by hand\n");
+  fs::remove(dest_ / "sub/c.txt");
+
+  const auto outcome = apply(tree);
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 2u);
+  EXPECT_EQ(outcome.removed, 1u);
+  EXPECT_EQ(outcome.unchanged, 1u);
+  EXPECT_EQ(read_text(dest_ / "a.txt"), "a\n");
+  EXPECT_EQ(read_text(dest_ / "sub/c.txt"), "c\n");
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"a.txt", "sub", "sub/b.txt", "sub/c.txt"}));
+}
+
+TEST_F(FilesApplierTest, VerifyOnlyReportsDriftWithoutWriting) {
+  const std::vector<TreeFile> tree = {file("a.txt", "a\n"), file("b.txt", "b\n"),
+                                      file("c.txt", "c\n")};
+  ASSERT_TRUE(apply(tree).ok);
+  write_text(dest_ / "a.txt", "edited\n");
+  write_text(dest_ / "extra.txt", "extra\n");
+  fs::remove(dest_ / "c.txt");
+  reads_.clear();
+
+  const auto drift = apply(tree, /*verify_only=*/true);
+
+  ASSERT_TRUE(drift.ok) << drift.error;
+  EXPECT_EQ(drift.written, 2u);
+  EXPECT_EQ(drift.removed, 1u);
+  EXPECT_EQ(drift.unchanged, 1u);
+  EXPECT_TRUE(reads_.empty());
+  EXPECT_EQ(read_text(dest_ / "a.txt"), "edited\n");
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"a.txt", "b.txt", "extra.txt"}));
+
+  ASSERT_TRUE(apply(tree).ok);
+  const auto clean = apply(tree, /*verify_only=*/true);
+  ASSERT_TRUE(clean.ok) << clean.error;
+  EXPECT_EQ(clean.written + clean.removed, 0u);
+  EXPECT_EQ(clean.unchanged, 3u);
+}
+
+TEST_F(FilesApplierTest, RefusesDotDotPathAndWritesNothing) {
+  const auto outcome = apply({file("fine.txt", "fine\n"), file("sub/../../outside/evil.txt", "x")});
+
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.error, "path escapes dest: sub/../../outside/evil.txt");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+  EXPECT_EQ(entries(outside_), std::vector<std::string>{"keep.txt"});
+  EXPECT_EQ(entries(root_.path()), (std::vector<std::string>{"outside", "outside/keep.txt"}));
+  EXPECT_EQ(outcome.written, 0u);
+}
+
+TEST_F(FilesApplierTest, RefusesAbsolutePath) {
+  const auto target = (outside_ / "abs.txt").string();
+  const auto outcome = apply({file("fine.txt", "fine\n"), file(target, "x")});
+
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.error, "path escapes dest: " + target);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(FilesApplierTest, RefusesEmptyAndDotComponents) {
+  for (const std::string path : {"", "a//b", "./a", "a/.", "a/"}) {
+    const auto outcome = apply({file(path, "x")});
+    EXPECT_FALSE(outcome.ok) << path;
+    EXPECT_THAT(outcome.error, HasSubstr("invalid path")) << path;
+  }
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+}
+
+TEST_F(FilesApplierTest, AcceptsBackslashAsAnOrdinaryCharacter) {
+  const auto outcome = apply({file("a\\..\\b.txt", "x\n")});
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(read_text(dest_ / "a\\..\\b.txt"), "x\n");
+}
+
+TEST_F(FilesApplierTest, RefusesSymlinkEscapingDest) {
+  for (const std::string target :
+       {"../../etc/passwd", "/etc/passwd", "../../outside", "./../x/../../y"}) {
+    const auto outcome =
+        apply({file("fine.txt", "fine\n"), file("sub/link", target, FileKind::symlink)});
+    EXPECT_FALSE(outcome.ok) << target;
+    EXPECT_EQ(outcome.error, "symlink escapes dest: sub/link -> " + target);
+  }
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+  EXPECT_EQ(entries(outside_), std::vector<std::string>{"keep.txt"});
+}
+
+TEST_F(FilesApplierTest, RefusesSymlinkChainEscapingDest) {
+  // Each alone stays inside lexically; together `b` reaches dest's parent.
+  const auto outcome =
+      apply({file("x/l", "..", FileKind::symlink), file("b", "x/l/..", FileKind::symlink)});
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.error, "symlink escapes dest: b -> x/l/..");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+}
+
+TEST_F(FilesApplierTest, AcceptsSymlinkClimbingWithinDest) {
+  const auto outcome =
+      apply({file("a/b/up", "../../top.txt", FileKind::symlink), file("top.txt", "top\n")});
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(read_text(dest_ / "a/b/up"), "top\n");
+}
+
+TEST_F(FilesApplierTest, DoesNotWriteThroughASymlinkPlacedInDest) {
+  ASSERT_TRUE(apply({file("conf/app.conf", "v1\n")}).ok);
+  fs::remove_all(dest_ / "conf");
+  fs::create_directory_symlink(outside_, dest_ / "conf");
+  fs::create_symlink(outside_ / "keep.txt", dest_ / "top.txt");
+
+  const auto outcome = apply({file("conf/app.conf", "v2\n"), file("top.txt", "top\n")});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(entries(outside_), std::vector<std::string>{"keep.txt"});
+  EXPECT_EQ(read_text(outside_ / "keep.txt"), "outside\n");
+  EXPECT_TRUE(fs::is_directory(fs::symlink_status(dest_ / "conf")));
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dest_ / "top.txt")));
+  EXPECT_EQ(read_text(dest_ / "conf/app.conf"), "v2\n");
+  EXPECT_EQ(read_text(dest_ / "top.txt"), "top\n");
+}
+
+TEST_F(FilesApplierTest, DeletesSymlinkWithoutFollowingIt) {
+  ASSERT_TRUE(apply({file("a.txt", "a\n")}).ok);
+  fs::create_directory_symlink(outside_, dest_ / "evil-dir");
+
+  const auto outcome = apply({file("a.txt", "a\n")});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.removed, 1u);
+  EXPECT_EQ(entries(dest_), std::vector<std::string>{"a.txt"});
+  EXPECT_EQ(entries(outside_), std::vector<std::string>{"keep.txt"});
+}
+
+TEST_F(FilesApplierTest, ReplacesDirectoryThatShouldBeAFile) {
+  fs::create_directories(dest_ / "thing/inner");
+  write_text(dest_ / "thing/inner/x.txt", "x\n");
+
+  const auto outcome = apply({file("thing", "now a file\n")});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.removed, 3u);
+  EXPECT_EQ(outcome.written, 1u);
+  EXPECT_EQ(read_text(dest_ / "thing"), "now a file\n");
+}
+
+TEST_F(FilesApplierTest, ReplacesFileAtomically) {
+  ASSERT_TRUE(apply({file("dir/f.txt", "v1\n")}).ok);
+  const auto inode_before = [&] {
+    struct stat st {};
+    ::lstat((dest_ / "dir/f.txt").c_str(), &st);
+    return st.st_ino;
+  }();
+  // Keeps the old inode alive so the new file cannot reuse its number.
+  std::ifstream held(dest_ / "dir/f.txt");
+
+  ASSERT_TRUE(apply({file("dir/f.txt", "v2\n")}).ok);
+
+  struct stat after {};
+  ASSERT_EQ(::lstat((dest_ / "dir/f.txt").c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, inode_before);
+  EXPECT_EQ(read_text(dest_ / "dir/f.txt"), "v2\n");
+  std::string old_content;
+  std::getline(held, old_content);
+  EXPECT_EQ(old_content, "v1");
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"dir", "dir/f.txt"}));
+}
+
+TEST_F(FilesApplierTest, ExecutableBitFollowsTheTree) {
+  ASSERT_TRUE(apply({file("run.sh", "#!/bin/sh\n")}).ok);
+  EXPECT_FALSE(executable(dest_ / "run.sh"));
+  reads_.clear();
+
+  const auto outcome = apply({file("run.sh", "#!/bin/sh\n", FileKind::executable)});
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 1u);
+  EXPECT_TRUE(executable(dest_ / "run.sh"));
+  EXPECT_EQ(reads_of("#!/bin/sh\n"), 0);
+
+  ASSERT_TRUE(apply({file("run.sh", "#!/bin/sh\n")}).ok);
+  EXPECT_FALSE(executable(dest_ / "run.sh"));
+}
+
+TEST_F(FilesApplierTest, ReportsUnreadableBlob) {
+  const auto outcome = apply_files(
+      dest_.string(), {TreeFile{"a.txt", FileKind::regular, std::string(40, '0')}}, reader());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_THAT(outcome.error, HasSubstr("cannot read blob"));
+}
+
+TEST_F(FilesApplierTest, ChecksOutIntoAFreshDirectoryOnly) {
+  const auto dir = root_.path() / "checkout";
+  const auto outcome = checkout_files(dir.string(), {file("x/y.txt", "y\n")}, reader());
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(read_text(dir / "x/y.txt"), "y\n");
+
+  const auto again = checkout_files(dir.string(), {file("x/y.txt", "y\n")}, reader());
+  EXPECT_FALSE(again.ok);
+  EXPECT_THAT(again.error, HasSubstr("not empty"));
+}
+
+class RunCommandTest : public ::testing::Test {
+ protected:
+  CommandSpec spec(std::vector<std::string> argv) {
+    CommandSpec out;
+    out.argv = std::move(argv);
+    out.working_dir = root_.path().string();
+    out.env = command_environment({{"GITOPSD_COMMIT", "0123abcd"}});
+    out.timeout = std::chrono::seconds(30);
+    return out;
+  }
+
+  static bool process_gone(pid_t pid) {
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    // A killed child reparented to an init that has not reaped it yet is a zombie.
+    const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    const auto close_paren = stat.rfind(')');
+    return close_paren != std::string::npos && close_paren + 2 < stat.size() &&
+           (stat[close_paren + 2] == 'Z' || stat[close_paren + 2] == 'X');
+  }
+
+  TempRoot root_;
+};
+
+TEST_F(RunCommandTest, CapturesExitCodeAndOutputTail) {
+  auto command = spec({"/bin/sh", "-c",
+                       "i=0; while [ $i -lt 1000 ]; do echo line$i; i=$((i+1)); done; "
+                       "echo err >&2; exit 3"});
+  command.tail_bytes = 100;
+
+  const auto result = run_command(command);
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.signal, 0);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_FALSE(result.stopped);
+  EXPECT_EQ(result.output_tail.size(), 100u);
+  EXPECT_THAT(result.output_tail, ::testing::EndsWith("line998\nline999\nerr\n"));
+}
+
+TEST_F(RunCommandTest, PassesOnlyTheGivenEnvironment) {
+  ASSERT_EQ(::setenv("GITOPSD_TEST_SECRET", "hunter2", 1), 0);
+  const auto result = run_command(spec({"env"}));  // found through the command's PATH
+  ::unsetenv("GITOPSD_TEST_SECRET");
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.output_tail, HasSubstr("GITOPSD_COMMIT=0123abcd\n"));
+  EXPECT_THAT(result.output_tail, HasSubstr("PATH="));
+  EXPECT_THAT(result.output_tail, Not(HasSubstr("GITOPSD_TEST_SECRET")));
+}
+
+TEST_F(RunCommandTest, RunsInTheWorkingDirectory) {
+  const auto result = run_command(spec({"/bin/pwd"}));
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.output_tail, fs::canonical(root_.path()).string() + "\n");
+}
+
+TEST_F(RunCommandTest, KillsTheWholeProcessGroupOnTimeout) {
+  const auto pid_file = root_.path() / "child.pid";
+  auto command = spec({"/bin/sh", "-c", "sleep 100 & echo $! > child.pid; sleep 100"});
+  command.timeout = std::chrono::milliseconds(1000);
+
+  const auto result = run_command(command);
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_FALSE(result.stopped);
+  EXPECT_EQ(result.signal, SIGTERM);
+  EXPECT_LT(result.duration, std::chrono::seconds(5));
+  const std::string child_pid = read_text(pid_file);
+  ASSERT_FALSE(child_pid.empty()) << "the command did not get to start its child";
+  const pid_t child = std::stoi(child_pid);
+  EXPECT_TRUE(wait_until([&] { return process_gone(child); }, std::chrono::seconds(5)));
+}
+
+TEST_F(RunCommandTest, EscalatesToSigkillWhenSigtermIsIgnored) {
+  const auto marker = root_.path() / "trapped";
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    wait_until([&] { return fs::exists(marker); }, std::chrono::seconds(10));
+    stop.request_stop();
+  });
+
+  const auto result =
+      run_command(spec({"/bin/sh", "-c", "trap '' TERM; touch trapped; while :; do sleep 1; done"}),
+                  stop.get_token());
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_TRUE(result.stopped);
+  EXPECT_EQ(result.signal, SIGKILL);
+  EXPECT_GE(result.duration, std::chrono::seconds(5));
+}
+
+TEST_F(RunCommandTest, StopTokenKillsTheCommand) {
+  const auto marker = root_.path() / "started";
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    wait_until([&] { return fs::exists(marker); }, std::chrono::seconds(10));
+    stop.request_stop();
+  });
+
+  const auto result =
+      run_command(spec({"/bin/sh", "-c", "touch started; sleep 100"}), stop.get_token());
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_TRUE(result.stopped);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.signal, SIGTERM);
+  EXPECT_LT(result.duration, std::chrono::seconds(10));
+}
+
+TEST_F(RunCommandTest, ReportsCommandNotFound) {
+  const auto by_name = run_command(spec({"gitopsd-no-such-command"}));
+  EXPECT_FALSE(by_name.started);
+  EXPECT_EQ(by_name.error, "cannot run gitopsd-no-such-command: No such file or directory");
+
+  const auto by_path = run_command(spec({"/nonexistent/gitopsd-tool"}));
+  EXPECT_FALSE(by_path.started);
+  EXPECT_EQ(by_path.error, "cannot run /nonexistent/gitopsd-tool: No such file or directory");
+}
+
+TEST_F(RunCommandTest, ReturnsAfterTheCommandEvenIfABackgroundChildKeepsOutputOpen) {
+  const auto result = run_command(spec({"/bin/sh", "-c", "sleep 100 & echo done"}));
+
+  ASSERT_TRUE(result.started) << result.error;
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.output_tail, "done\n");
+  EXPECT_LT(result.duration, std::chrono::seconds(10));
+}
+
+TEST(CommandEnvironmentTest, KeepsOnlyPathHomeLangAndExtras) {
+  ASSERT_EQ(::setenv("GITOPSD_TEST_SECRET", "hunter2", 1), 0);
+  const auto env = command_environment({{"GITOPSD_TARGET", "site"}});
+  ::unsetenv("GITOPSD_TEST_SECRET");
+
+  EXPECT_FALSE(env.contains("GITOPSD_TEST_SECRET"));
+  EXPECT_EQ(env.at("GITOPSD_TARGET"), "site");
+  EXPECT_TRUE(env.contains("PATH"));
+  for (const auto& [key, value] : env) {
+    EXPECT_TRUE(key == "PATH" || key == "HOME" || key == "LANG" || key == "GITOPSD_TARGET") << key;
+  }
+}
+
+}  // namespace
+}  // namespace gitopsd::worker

@@ -1,0 +1,59 @@
+// Brings one repository's targets to its tracked branch for a batch of waiting events:
+// fetch, plan (rules 2 and 3), apply with retries (rule 5), drift checks for resync events
+// (rule 6), and every outcome published (results, state, DLQ) before reconcile() returns,
+// so the caller may then commit the events' offsets (rule 1).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "gitopsd/config.hpp"
+#include "gitopsd/event.hpp"
+#include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/metrics.hpp"
+#include "gitopsd/records.hpp"
+
+namespace gitopsd::worker {
+
+// What every target runs, as last published on the state topic; shared by the batches.
+class StateCache {
+ public:
+  std::optional<StateRecord> get(const std::string& repository, const std::string& target) const;
+  void put(const StateRecord& record);
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, StateRecord> records_;  // by "repository/target"
+};
+
+struct WorkerContext {
+  const Config* config = nullptr;
+  KafkaProducer* producer = nullptr;
+  Metrics* metrics = nullptr;
+  StateCache* state = nullptr;
+  std::string worker_id;
+};
+
+class Mirror;
+
+class RepositoryReconciler {
+ public:
+  RepositoryReconciler(const Repository& repository, WorkerContext context);
+  ~RepositoryReconciler();
+
+  // Handles `events` (oldest first, all for this repository). Returns false when an outcome
+  // could not be published: then the events must not be committed (they will come again).
+  // `stop` abandons retries and kills running commands (SIGTERM of the worker).
+  bool reconcile(std::vector<Event> events, std::stop_token stop);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gitopsd::worker

@@ -1,0 +1,754 @@
+#include "gitopsd/worker/appliers.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+namespace gitopsd::worker {
+namespace {
+
+// Owns one file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+class Sha1 {
+ public:
+  Sha1() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha1(), nullptr) != 1) {
+      throw std::runtime_error("SHA-1 unavailable");
+    }
+  }
+  void update(std::string_view bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
+  std::string hex() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int size = 0;
+    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &size);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < size; ++i) {
+      out.push_back(kDigits[digest[i] >> 4]);
+      out.push_back(kDigits[digest[i] & 0xf]);
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+std::string blob_header(std::size_t size) {
+  std::string header = "blob " + std::to_string(size);
+  header.push_back('\0');
+  return header;
+}
+
+std::vector<std::string> split(std::string_view path, char separator = '/') {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto slash = path.find(separator, start);
+    if (slash == std::string_view::npos) {
+      parts.emplace_back(path.substr(start));
+      return parts;
+    }
+    parts.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+}
+
+std::string join(const std::vector<std::string>& parts, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out.push_back('/');
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string child_path(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "/" + name;
+}
+
+// What `files` asks for, checked: every path relative and inside, every symlink target read
+// and resolving inside the tree root.
+struct DesiredTree {
+  std::map<std::string, const TreeFile*> files;
+  std::set<std::string> dirs;                       // every parent directory of a file
+  std::map<std::string, std::string> link_targets;  // symlink path -> target
+};
+
+// Resolves `target` from the directory `stack` as the kernel would, following the tree's own
+// symlinks (a chain of links that are each fine alone can still climb out); false when the
+// result would be above the root, or on a loop.
+bool resolves_inside(std::vector<std::string> stack, const std::string& target,
+                     const std::map<std::string, std::string>& links) {
+  if (!target.empty() && target.front() == '/') return false;
+  auto first = split(target);
+  std::deque<std::string> pending(first.begin(), first.end());
+  int hops = 0;
+  while (!pending.empty()) {
+    std::string part = std::move(pending.front());
+    pending.pop_front();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (stack.empty()) return false;
+      stack.pop_back();
+      continue;
+    }
+    stack.push_back(std::move(part));
+    const auto link = links.find(join(stack, stack.size()));
+    if (link == links.end()) continue;
+    if (++hops > 40 || (!link->second.empty() && link->second.front() == '/')) return false;
+    stack.pop_back();
+    auto parts = split(link->second);
+    pending.insert(pending.begin(), parts.begin(), parts.end());
+  }
+  return true;
+}
+
+std::optional<std::string> check_path(const std::string& path) {
+  if (path.empty()) return "invalid path: (empty)";
+  if (path.find('\0') != std::string::npos) return "invalid path: " + path;
+  if (path.front() == '/') return "path escapes dest: " + path;
+  for (const auto& part : split(path)) {
+    if (part == "..") return "path escapes dest: " + path;
+    if (part.empty() || part == ".") return "invalid path: " + path;
+  }
+  return std::nullopt;
+}
+
+// Fills `tree` or returns why the whole apply is refused. Reads the symlinks' blobs (their
+// targets); no other blob.
+std::optional<std::string> build_desired(const std::vector<TreeFile>& files,
+                                         const BlobReader& read_blob, DesiredTree& tree) {
+  for (const auto& file : files) {
+    if (auto problem = check_path(file.path)) return problem;
+    if (!tree.files.emplace(file.path, &file).second) return "duplicate path: " + file.path;
+    const auto parts = split(file.path);
+    for (std::size_t n = 1; n < parts.size(); ++n) tree.dirs.insert(join(parts, n));
+  }
+  for (const auto& [path, file] : tree.files) {
+    if (tree.dirs.contains(path)) return "path is both a file and a directory: " + path;
+  }
+  for (const auto& [path, file] : tree.files) {
+    if (file->kind != FileKind::symlink) continue;
+    auto blob = read_blob(file->blob_id);
+    if (auto* error = std::get_if<GitError>(&blob)) {
+      return "cannot read blob " + file->blob_id + " for " + path + ": " + error->message;
+    }
+    auto target = std::get<std::string>(std::move(blob));
+    if (target.empty() || target.find('\0') != std::string::npos) {
+      return "invalid symlink target: " + path;
+    }
+    tree.link_targets.emplace(path, std::move(target));
+  }
+  for (const auto& [path, target] : tree.link_targets) {
+    auto dir = split(path);
+    dir.pop_back();
+    if (!resolves_inside(dir, target, tree.link_targets)) {
+      return "symlink escapes dest: " + path + " -> " + target;
+    }
+  }
+  return std::nullopt;
+}
+
+mode_t mode_for(FileKind kind) { return kind == FileKind::executable ? 0755 : 0644; }
+
+std::vector<std::string> list_dir(int dir_fd) {
+  std::vector<std::string> names;
+  const int copy = ::dup(dir_fd);
+  if (copy < 0) return names;
+  struct CloseDir {
+    void operator()(DIR* dir) const { ::closedir(dir); }
+  };
+  std::unique_ptr<DIR, CloseDir> dir(::fdopendir(copy));
+  if (!dir) {
+    ::close(copy);
+    return names;
+  }
+  ::rewinddir(dir.get());
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  return names;
+}
+
+Fd open_dir_at(int parent, const std::string& name) {
+  return Fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+// Counts (and unless `dry_run` deletes) `name` and everything under it, never following a
+// symlink. Returns an errno on failure.
+int remove_entry(int parent, const std::string& name, bool dry_run, std::size_t& removed) {
+  struct stat st {};
+  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT ? 0 : errno;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    Fd dir = open_dir_at(parent, name);
+    if (!dir.valid()) return errno;
+    for (const auto& child : list_dir(dir.get())) {
+      if (int err = remove_entry(dir.get(), child, dry_run, removed)) return err;
+    }
+    if (!dry_run && ::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) return errno;
+  } else if (!dry_run && ::unlinkat(parent, name.c_str(), 0) != 0) {
+    return errno;
+  }
+  ++removed;
+  return 0;
+}
+
+// The git blob id of the regular file `name`, or "" when it is not one (or changed meanwhile).
+std::string hash_file_at(int parent, const std::string& name) {
+  Fd fd(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  const auto size = static_cast<std::size_t>(st.st_size);
+  Sha1 sha;
+  sha.update(blob_header(size));
+  std::array<char, 65536> buffer{};
+  std::size_t total = 0;
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "";
+    if (n == 0) break;
+    total += static_cast<std::size_t>(n);
+    sha.update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  }
+  return total == size ? sha.hex() : "";
+}
+
+std::optional<std::string> read_link_at(int parent, const std::string& name) {
+  std::string target(4096, '\0');
+  const ssize_t n = ::readlinkat(parent, name.c_str(), target.data(), target.size());
+  if (n < 0 || static_cast<std::size_t>(n) >= target.size()) return std::nullopt;
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+enum class EntryState { right, mode_only, wrong };
+
+struct Walk {
+  const DesiredTree& tree;
+  bool dry_run;
+  std::map<std::string, EntryState> present;  // desired files found in dest
+  std::size_t removed = 0;
+  std::string error;
+};
+
+EntryState compare_entry(int parent, const std::string& name, const struct stat& st,
+                         const TreeFile& file, const DesiredTree& tree) {
+  if (file.kind == FileKind::symlink) {
+    if (!S_ISLNK(st.st_mode)) return EntryState::wrong;
+    const auto target = read_link_at(parent, name);
+    return target && *target == tree.link_targets.at(file.path) ? EntryState::right
+                                                                : EntryState::wrong;
+  }
+  if (!S_ISREG(st.st_mode) || hash_file_at(parent, name) != file.blob_id) return EntryState::wrong;
+  return (st.st_mode & 07777) == mode_for(file.kind) ? EntryState::right : EntryState::mode_only;
+}
+
+// Compares dest with the tree; deletes (or counts, when dry) what is not in it.
+bool walk_dest(int dir_fd, const std::string& prefix, Walk& walk) {
+  for (const auto& name : list_dir(dir_fd)) {
+    const std::string path = child_path(prefix, name);
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode) && walk.tree.dirs.contains(path)) {
+      Fd child = open_dir_at(dir_fd, name);
+      if (!child.valid()) {
+        walk.error = "cannot open " + path + ": " + errno_text(errno);
+        return false;
+      }
+      if (!walk_dest(child.get(), path, walk)) return false;
+      continue;
+    }
+    const auto wanted = walk.tree.files.find(path);
+    if (!S_ISDIR(st.st_mode) && wanted != walk.tree.files.end()) {
+      walk.present[path] = compare_entry(dir_fd, name, st, *wanted->second, walk.tree);
+      continue;
+    }
+    if (int err = remove_entry(dir_fd, name, walk.dry_run, walk.removed)) {
+      walk.error = "cannot remove " + path + ": " + errno_text(err);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Opens (creating, or replacing whatever non-directory is in the way) each directory of
+// `parts[0..count)` under `root`, never following a symlink.
+Fd open_parents(int root, const std::vector<std::string>& parts, std::size_t count,
+                std::string& error) {
+  Fd current(::dup(root));
+  for (std::size_t i = 0; i < count && current.valid(); ++i) {
+    const std::string& name = parts[i];
+    Fd next;
+    for (int attempt = 0; attempt < 3 && !next.valid(); ++attempt) {
+      next = open_dir_at(current.get(), name);
+      if (next.valid()) break;
+      const int err = errno;
+      if (err == ENOTDIR || err == ELOOP) {
+        if (::unlinkat(current.get(), name.c_str(), 0) != 0 && errno != ENOENT) break;
+      } else if (err != ENOENT) {
+        break;
+      }
+      if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) break;
+    }
+    if (!next.valid()) {
+      error = "cannot create directory " + join(parts, i + 1) + ": " + errno_text(errno);
+      return Fd();
+    }
+    current = std::move(next);
+  }
+  return current;
+}
+
+std::string temp_name() {
+  static std::atomic<unsigned long> counter{0};
+  return ".gitopsd-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+// Puts the entry made at `temp` in place of `name` in one rename; a directory in the way is
+// removed first.
+int replace_with(int dir_fd, const std::string& temp, const std::string& name) {
+  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) == 0) return 0;
+  int err = errno;
+  if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
+    std::size_t ignored = 0;
+    err = remove_entry(dir_fd, name, false, ignored);
+    if (err == 0 && ::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) == 0) return 0;
+    if (err == 0) err = errno;
+  }
+  ::unlinkat(dir_fd, temp.c_str(), 0);
+  return err;
+}
+
+int write_file_at(int dir_fd, const std::string& name, std::string_view content, mode_t mode) {
+  std::string temp;
+  Fd fd;
+  for (int attempt = 0; attempt < 100 && !fd.valid(); ++attempt) {
+    temp = temp_name();
+    fd = Fd(
+        ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (!fd.valid() && errno != EEXIST) return errno;
+  }
+  if (!fd.valid()) return EEXIST;
+  int err = 0;
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd.get(), content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  // fchmod: the umask must not decide the mode.
+  if (err == 0 && ::fchmod(fd.get(), mode) != 0) err = errno;
+  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  fd.reset();
+  if (err != 0) {
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    return err;
+  }
+  return replace_with(dir_fd, temp, name);
+}
+
+int write_symlink_at(int dir_fd, const std::string& name, const std::string& target) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::string temp = temp_name();
+    if (::symlinkat(target.c_str(), dir_fd, temp.c_str()) == 0) {
+      return replace_with(dir_fd, temp, name);
+    }
+    if (errno != EEXIST) return errno;
+  }
+  return EEXIST;
+}
+
+int chmod_at(int dir_fd, const std::string& name, mode_t mode) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EINVAL;
+  return ::fchmod(fd.get(), mode) == 0 ? 0 : errno;
+}
+
+FilesOutcome fail(std::string error, FilesOutcome outcome = {}) {
+  outcome.ok = false;
+  outcome.error = std::move(error);
+  return outcome;
+}
+
+}  // namespace
+
+std::string git_blob_id(std::string_view content) {
+  Sha1 sha;
+  sha.update(blob_header(content.size()));
+  sha.update(content);
+  return sha.hex();
+}
+
+FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& files,
+                         const BlobReader& read_blob, bool verify_only) {
+  DesiredTree tree;
+  if (auto refused = build_desired(files, read_blob, tree)) return fail(*refused);
+
+  FilesOutcome outcome;
+  // `dest` itself is the operator's path: a symlink there is followed on purpose.
+  Fd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid() && errno == ENOENT) {
+    if (verify_only) {
+      outcome.ok = true;
+      outcome.written = tree.files.size();
+      return outcome;
+    }
+    if (::mkdir(dest.c_str(), 0755) != 0 && errno != EEXIST) {
+      return fail("cannot create " + dest + ": " + errno_text(errno));
+    }
+    root = Fd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (!root.valid()) return fail("cannot open " + dest + ": " + errno_text(errno));
+
+  Walk walk{tree, verify_only, {}, 0, {}};
+  const bool walked = walk_dest(root.get(), "", walk);
+  outcome.removed = walk.removed;
+  if (!walked) return fail(walk.error, outcome);
+
+  for (const auto& [path, file] : tree.files) {
+    const auto found = walk.present.find(path);
+    const EntryState state = found == walk.present.end() ? EntryState::wrong : found->second;
+    if (state == EntryState::right) {
+      ++outcome.unchanged;
+      continue;
+    }
+    if (verify_only) {
+      ++outcome.written;
+      continue;
+    }
+    const auto parts = split(path);
+    std::string error;
+    Fd parent = open_parents(root.get(), parts, parts.size() - 1, error);
+    if (!parent.valid()) return fail(error, outcome);
+    const std::string& name = parts.back();
+    int err = 0;
+    if (state == EntryState::mode_only) {
+      err = chmod_at(parent.get(), name, mode_for(file->kind));
+    } else if (file->kind == FileKind::symlink) {
+      err = write_symlink_at(parent.get(), name, tree.link_targets.at(path));
+    } else {
+      auto blob = read_blob(file->blob_id);
+      if (auto* git_error = std::get_if<GitError>(&blob)) {
+        return fail(
+            "cannot read blob " + file->blob_id + " for " + path + ": " + git_error->message,
+            outcome);
+      }
+      err = write_file_at(parent.get(), name, std::get<std::string>(blob), mode_for(file->kind));
+    }
+    if (err != 0) return fail("cannot write " + path + ": " + errno_text(err), outcome);
+    ++outcome.written;
+  }
+  outcome.ok = true;
+  return outcome;
+}
+
+FilesOutcome checkout_files(const std::string& dir, const std::vector<TreeFile>& files,
+                            const BlobReader& read_blob) {
+  DesiredTree tree;
+  if (auto refused = build_desired(files, read_blob, tree)) return fail(*refused);
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno != EEXIST) return fail("cannot create " + dir + ": " + errno_text(errno));
+    Fd existing(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!existing.valid()) return fail("cannot open " + dir + ": " + errno_text(errno));
+    if (!list_dir(existing.get()).empty()) return fail("checkout directory not empty: " + dir);
+  }
+  return apply_files(dir, files, read_blob, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// run_command
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTermGrace = std::chrono::seconds(5);
+// After the command exits, how long its leftover background processes may keep the output
+// pipe open before the group is killed.
+constexpr auto kStragglerGrace = std::chrono::seconds(2);
+constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
+// posix_spawnp would search the daemon's PATH; the command's own PATH is the one that counts.
+std::optional<std::string> find_executable(const std::string& name, const CommandSpec& spec) {
+  if (name.find('/') != std::string::npos) return name;
+  const auto path_var = spec.env.find("PATH");
+  const std::string search = path_var == spec.env.end() ? kDefaultPath : path_var->second;
+  for (const auto& dir : split(search, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (dir.front() != '/' && !spec.working_dir.empty()) {
+      candidate = spec.working_dir + "/" + candidate;
+    }
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+void append_tail(std::string& tail, std::string_view bytes, std::size_t limit) {
+  if (bytes.size() >= limit) {
+    tail.assign(bytes.substr(bytes.size() - limit));
+    return;
+  }
+  tail.append(bytes);
+  if (tail.size() > limit) tail.erase(0, tail.size() - limit);
+}
+
+struct SpawnResources {
+  posix_spawn_file_actions_t actions{};
+  posix_spawnattr_t attr{};
+  SpawnResources() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~SpawnResources() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnResources(const SpawnResources&) = delete;
+  SpawnResources& operator=(const SpawnResources&) = delete;
+};
+
+}  // namespace
+
+CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
+  CommandResult result;
+  if (spec.argv.empty()) {
+    result.error = "cannot run: empty command";
+    return result;
+  }
+  const std::string& argv0 = spec.argv.front();
+  const auto executable = find_executable(argv0, spec);
+  if (!executable) {
+    result.error = "cannot run " + argv0 + ": " + errno_text(ENOENT);
+    return result;
+  }
+
+  std::array<int, 2> pipe_fds{};
+  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+    result.error = "cannot run " + argv0 + ": " + errno_text(errno);
+    return result;
+  }
+  Fd read_end(pipe_fds[0]);
+  Fd write_end(pipe_fds[1]);
+
+  SpawnResources spawn;
+  posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDERR_FILENO);
+  if (!spec.working_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&spawn.actions, spec.working_dir.c_str());
+  }
+  // The daemon's signal mask and handlers are its own business, not the command's.
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) {
+    sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&spawn.attr, &empty_mask);
+  posix_spawnattr_setsigdefault(&spawn.attr, &defaults);
+  posix_spawnattr_setpgroup(&spawn.attr, 0);
+  posix_spawnattr_setflags(
+      &spawn.attr,
+      static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
+
+  std::vector<std::string> env_strings;
+  env_strings.reserve(spec.env.size());
+  for (const auto& [key, value] : spec.env) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  const auto started_at = Clock::now();
+  pid_t pid = 0;
+  const int spawn_error = ::posix_spawn(&pid, executable->c_str(), &spawn.actions, &spawn.attr,
+                                        argv.data(), envp.data());
+  write_end.reset();
+  if (spawn_error != 0) {
+    result.error = "cannot run " + argv0 + ": " + errno_text(spawn_error);
+    return result;
+  }
+  result.started = true;
+  const pid_t pgid = pid;
+
+  // A pidfd says when the leader exits even if its children hold the pipe open; without one
+  // (old kernel) the loop checks every 50 ms.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  Fd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  std::stop_callback on_stop(stop, [fd = stop_fd.get()] {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
+  });
+
+  const auto deadline = started_at + spec.timeout;
+  std::optional<Clock::time_point> term_sent;
+  std::optional<Clock::time_point> leader_exited;
+  bool killed = false;
+  bool pipe_open = true;
+  std::array<char, 16384> buffer{};
+
+  auto leader_has_exited = [&] {
+    siginfo_t info{};
+    // WNOWAIT: the zombie keeps the process group id from being reused until reaped below.
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+  };
+  auto terminate = [&] {
+    if (term_sent) return;
+    ::kill(-pgid, SIGTERM);
+    term_sent = Clock::now();
+  };
+
+  while (true) {
+    const auto now = Clock::now();
+    if (!leader_exited && leader_has_exited()) leader_exited = now;
+    if (leader_exited && (!pipe_open || now >= *leader_exited + kStragglerGrace)) break;
+    if (!term_sent && !leader_exited && now >= deadline) {
+      result.timed_out = true;
+      terminate();
+    }
+    if (term_sent && !killed && now >= *term_sent + kTermGrace) {
+      ::kill(-pgid, SIGKILL);
+      killed = true;
+    }
+
+    auto wake = Clock::time_point::max();
+    if (!term_sent && !leader_exited) wake = std::min(wake, deadline);
+    if (term_sent && !killed) wake = std::min(wake, *term_sent + kTermGrace);
+    if (leader_exited) wake = std::min(wake, *leader_exited + kStragglerGrace);
+    if (!pidfd.valid() && !leader_exited)
+      wake = std::min(wake, now + std::chrono::milliseconds(50));
+    int timeout_ms = -1;
+    if (wake != Clock::time_point::max()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+      timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+    }
+
+    std::array<pollfd, 3> fds{};
+    nfds_t count = 0;
+    const int pipe_index = pipe_open ? static_cast<int>(count) : -1;
+    if (pipe_open) fds[count++] = {read_end.get(), POLLIN, 0};
+    const int stop_index = static_cast<int>(count);
+    fds[count++] = {stop_fd.get(), POLLIN, 0};
+    if (pidfd.valid() && !leader_exited) fds[count++] = {pidfd.get(), POLLIN, 0};
+    const int ready = ::poll(fds.data(), count, timeout_ms);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+
+    if (pipe_index >= 0 && fds[static_cast<std::size_t>(pipe_index)].revents != 0) {
+      const ssize_t n = ::read(read_end.get(), buffer.data(), buffer.size());
+      if (n > 0) {
+        append_tail(result.output_tail,
+                    std::string_view(buffer.data(), static_cast<std::size_t>(n)), spec.tail_bytes);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        pipe_open = false;
+      }
+    }
+    if (fds[static_cast<std::size_t>(stop_index)].revents != 0) {
+      std::uint64_t value = 0;
+      [[maybe_unused]] auto got = ::read(stop_fd.get(), &value, sizeof value);
+      if (!term_sent && !leader_exited) {
+        result.stopped = true;
+        terminate();
+      }
+    }
+  }
+
+  // Whatever is left of the group (background children of a finished command, or a command
+  // that ignores SIGTERM) is killed; the leader is then reaped.
+  ::kill(-pgid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at);
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+std::map<std::string, std::string> command_environment(
+    const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  const char* path = std::getenv("PATH");
+  env["PATH"] = path != nullptr && *path != '\0' ? path : kDefaultPath;
+  for (const char* name : {"HOME", "LANG"}) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+  for (const auto& [key, value] : extra) env[key] = value;
+  return env;
+}
+
+}  // namespace gitopsd::worker
