@@ -1,0 +1,38 @@
+// gitopsd-worker's engine: a member of the Kafka consumer group on the events topic.
+// Each assigned partition is worked one batch at a time: its waiting events are handed to
+// the repositories' reconcilers on a thread while the partition is paused (the consumer keeps
+// polling, so a long apply never trips max.poll.interval.ms), and the batch's offsets are
+// stored only once every outcome is published (rule 1). Resync events are published for the
+// repositories this worker owns every resync_interval (rule 6).
+#pragma once
+
+#include <memory>
+#include <stop_token>
+
+#include "gitopsd/config.hpp"
+#include "gitopsd/metrics.hpp"
+
+namespace gitopsd::worker {
+
+class Worker {
+ public:
+  // Throws std::runtime_error when librdkafka refuses the settings.
+  Worker(const Config& config, Metrics& metrics);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Consumes until `stop` is requested; then lets running applies finish (or, after the
+  // grace period, stops them and leaves their events uncommitted), commits what is done and
+  // leaves the group.
+  void run(std::stop_token stop);
+
+  // True while the Kafka cluster is reachable.
+  bool ready() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gitopsd::worker

@@ -1,0 +1,64 @@
+// gitopsd-worker: consumes events, fetches the exact commit, applies it to every target and
+// reports on Kafka. Wiring only; the logic lives in gitopsd_worker and gitopsd_common.
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <iostream>
+#include <thread>
+
+#include "gitopsd/admin_server.hpp"
+#include "gitopsd/cli.hpp"
+#include "gitopsd/log.hpp"
+#include "gitopsd/metrics.hpp"
+#include "gitopsd/worker/mirror.hpp"
+#include "gitopsd/worker/worker.hpp"
+
+int main(int argc, char** argv) {
+  using namespace gitopsd;
+  auto parsed = parse_daemon_options(argc, argv, "gitopsd-worker",
+                                     "Applies events from Kafka to the configured targets.");
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  const auto& options = std::get<DaemonOptions>(parsed);
+  auto config = load_config_or_report(options.config_path);
+  if (!config) return kExitBadConfig;
+  if (options.check_config) {
+    std::cout << options.config_path << ": ok (" << config->repositories.size() << " repositories)\n";
+    return 0;
+  }
+  init_logging(options.log_level);
+  auto log = logger("worker");
+
+  // SIGTERM/SIGINT are taken by a thread of their own (sigwait), before any other thread
+  // starts, so every thread inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  try {
+    worker::init_libgit2();
+    Metrics metrics;
+    worker::Worker engine(*config, metrics);
+    boost::asio::io_context io(1);
+    AdminServer admin(io, config->worker.admin_listen, metrics, [&engine] { return engine.ready(); });
+    std::jthread admin_thread([&io] { io.run(); });
+    log->info("admin={} state_dir={}", admin.local_address().to_string(), config->worker.state_dir);
+
+    std::stop_source stop;
+    std::jthread signal_thread([&](std::stop_token) {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      log->info("signal={} stopping", signal);
+      stop.request_stop();
+    });
+    engine.run(stop.get_token());
+    admin.stop();
+    io.stop();
+    if (!stop.stop_requested()) stop.request_stop();
+    pthread_kill(signal_thread.native_handle(), SIGTERM);  // wake the sigwait if still waiting
+    return 0;
+  } catch (const std::exception& e) {
+    log->critical("cannot start: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,426 @@
+#include "gitopsd/worker/reconciler.hpp"
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <filesystem>
+
+#include "gitopsd/crypto.hpp"
+#include "gitopsd/log.hpp"
+#include "gitopsd/worker/appliers.hpp"
+#include "gitopsd/worker/mirror.hpp"
+#include "gitopsd/worker/plan.hpp"
+
+namespace gitopsd::worker {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::optional<StateRecord> StateCache::get(const std::string& repository,
+                                           const std::string& target) const {
+  std::lock_guard lock(mutex_);
+  auto it = records_.find(target_key(repository, target));
+  if (it == records_.end()) return std::nullopt;
+  return it->second;
+}
+
+void StateCache::put(const StateRecord& record) {
+  std::lock_guard lock(mutex_);
+  records_[target_key(record.repository, record.target)] = record;
+}
+
+namespace {
+
+const std::string kNoCommit(40, '0');
+
+// How one attempt at something ended; `retryable` decides between another attempt and
+// failing for good (rule 5). The one place failures are classified is where they are built.
+struct Attempt {
+  bool ok = false;
+  bool retryable = false;
+  std::string message;
+  std::string output_tail;
+};
+
+// Sleeps for `d` unless `stop` is requested first; returns false when stopped.
+bool sleep_unless_stopped(Duration d, std::stop_token stop) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  return !cv.wait_for(lock, stop, d, [] { return false; });
+}
+
+// 1 s, 2 s, 4 s ... capped at 60 s.
+Duration backoff(unsigned attempt) {
+  return std::min<Duration>(std::chrono::seconds(1) * (1u << std::min(attempt, 6u)),
+                            std::chrono::seconds(60));
+}
+
+std::string now_timestamp() { return format_timestamp(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+struct RepositoryReconciler::Impl {
+  Impl(const Repository& r, WorkerContext c)
+      : repository(r),
+        context(std::move(c)),
+        mirror(r, context.config->worker.state_dir),
+        log(logger("apply")) {}
+
+  const Repository& repository;
+  WorkerContext context;
+  Mirror mirror;
+  std::shared_ptr<spdlog::logger> log;
+  bool published_all = true;
+
+  const WorkerConfig& worker() const { return context.config->worker; }
+
+  // ---- publishing ---------------------------------------------------------------------
+
+  void publish(const std::string& topic, const std::string& key, const std::string& value) {
+    auto report = context.producer->produce_and_wait(topic, key, value);
+    if (!report.ok) {
+      published_all = false;
+      logger("kafka")->error("publish to {} failed key={} error=\"{}\"", topic, key, report.error);
+    }
+  }
+
+  void publish_result(Result r, const std::string& tree = {}) {
+    r.repository = repository.name;
+    r.worker = context.worker_id;
+    if (r.finished_at.empty()) r.finished_at = now_timestamp();
+    if (r.started_at.empty()) r.started_at = r.finished_at;
+    context.metrics
+        ->counter("gitopsd_applies_total", "Target outcomes by repository, target and status",
+                  {{"repository", r.repository}, {"target", r.target}, {"status", r.status}})
+        .inc();
+    log->info("result event_id={} repository={} target={} commit={} status={} attempt={} "
+              "duration_ms={} message=\"{}\"",
+              r.event_id, r.repository, r.target, r.commit.substr(0, 12), r.status, r.attempt,
+              r.duration_ms, r.message);
+    publish(context.config->kafka.topics.results, target_key(r.repository, r.target), to_json(r));
+    if ((r.status == "applied" || r.status == "drift_corrected") && !tree.empty()) {
+      StateRecord s{r.repository, r.target, r.commit, tree, r.status, r.finished_at};
+      publish(context.config->kafka.topics.state, target_key(s.repository, s.target), to_json(s));
+      if (published_all) context.state->put(s);
+    }
+  }
+
+  void dead_letter(const Event& event, const std::string& error, unsigned attempts) {
+    boost::json::object dlq{{"event", boost::json::parse(to_json(event))},
+                            {"error", error},
+                            {"attempts", attempts},
+                            {"worker", context.worker_id},
+                            {"failed_at", now_timestamp()}};
+    publish(context.config->kafka.topics.dlq, repository.name, boost::json::serialize(dlq));
+  }
+
+  void result_for_every_target(const Event& event, const std::string& commit,
+                               const std::string& status, const std::string& message) {
+    for (const Target& t : repository.targets) {
+      Result r;
+      r.event_id = event.event_id;
+      r.target = t.name;
+      r.commit = commit;
+      r.status = status;
+      r.message = message;
+      publish_result(std::move(r));
+    }
+  }
+
+  // ---- git -----------------------------------------------------------------------------
+
+  std::variant<std::string, std::string> fetch_with_retries(std::stop_token stop, unsigned& attempts) {
+    std::string last_error;
+    for (attempts = 1; attempts <= worker().max_attempts; ++attempts) {
+      auto started = Clock::now();
+      auto result = mirror.fetch(std::chrono::seconds(60));
+      context.metrics
+          ->histogram("gitopsd_fetch_duration_seconds", "Time to fetch a repository's branch",
+                      {{"repository", repository.name}})
+          .observe(std::chrono::duration<double>(Clock::now() - started).count());
+      if (auto* tip = std::get_if<std::string>(&result))
+        return std::variant<std::string, std::string>(std::in_place_index<0>, *tip);
+      const auto& error = std::get<GitError>(result);
+      last_error = error.message;
+      logger("git")->warn("fetch failed repository={} attempt={} retryable={} error=\"{}\"",
+                          repository.name, attempts, error.retryable, error.message);
+      if (!error.retryable || attempts == worker().max_attempts) break;
+      if (!sleep_unless_stopped(backoff(attempts - 1), stop)) break;
+    }
+    return std::variant<std::string, std::string>(std::in_place_index<1>, "fetch failed: " + last_error);
+  }
+
+  BlobReader blob_reader() {
+    return [this](const std::string& id) { return mirror.read_blob(id); };
+  }
+
+  // ---- appliers ------------------------------------------------------------------------
+
+  std::map<std::string, std::string> environment(const Target& target, const std::string& commit,
+                                                 const std::string& before) {
+    return command_environment({{"GITOPSD_REPOSITORY", repository.name},
+                                {"GITOPSD_TARGET", target.name},
+                                {"GITOPSD_COMMIT", commit},
+                                {"GITOPSD_BEFORE", before}});
+  }
+
+  Attempt run(const std::vector<std::string>& argv, const std::string& dir,
+              std::map<std::string, std::string> env, std::stop_token stop) {
+    CommandSpec spec{.argv = argv, .working_dir = dir, .env = std::move(env),
+                     .timeout = worker().apply_timeout};
+    auto r = run_command(spec, stop);
+    Attempt a{.output_tail = r.output_tail};
+    if (!r.started) {
+      a.message = r.error;
+    } else if (r.timed_out) {
+      a.message = argv[0] + " killed after apply_timeout";  // a retry would hang as long again
+    } else if (r.stopped) {
+      a.message = argv[0] + " stopped: worker shutting down";
+      a.retryable = true;
+    } else if (r.exit_code != 0) {
+      a.message = argv[0] + (r.signal ? " killed by signal " + std::to_string(r.signal)
+                                      : " exited with " + std::to_string(r.exit_code));
+      a.retryable = true;
+    } else {
+      a.ok = true;
+    }
+    return a;
+  }
+
+  std::variant<std::vector<TreeFile>, Attempt> files_at(const std::string& commit, const Target& t) {
+    auto files = mirror.list_files(commit, t.path);
+    if (auto* error = std::get_if<GitError>(&files))
+      return Attempt{.retryable = error->retryable, .message = error->message};
+    return std::get<std::vector<TreeFile>>(std::move(files));
+  }
+
+  // One attempt to bring `t` to `commit`.
+  Attempt apply_once(const Target& t, const std::string& commit, const std::string& before,
+                     std::stop_token stop) {
+    auto listed = files_at(commit, t);
+    if (auto* failed = std::get_if<Attempt>(&listed)) return *failed;
+    const auto& files = std::get<std::vector<TreeFile>>(listed);
+    if (const auto* files_apply = std::get_if<FilesApply>(&t.apply)) {
+      auto outcome = apply_files(files_apply->dest, files, blob_reader());
+      if (!outcome.ok) {
+        // Escapes are in the commit itself: no retry changes them.
+        bool escape = outcome.error.find("escapes") != std::string::npos;
+        return Attempt{.retryable = !escape, .message = outcome.error};
+      }
+      Attempt done{.ok = true,
+                   .message = std::to_string(outcome.written) + " written, " +
+                              std::to_string(outcome.removed) + " removed, " +
+                              std::to_string(outcome.unchanged) + " unchanged"};
+      if (!files_apply->after.empty() && outcome.written + outcome.removed > 0) {
+        auto after = run(files_apply->after, files_apply->dest, environment(t, commit, before), stop);
+        if (!after.ok) after.message = "files written; after: " + after.message;
+        after.message = after.ok ? done.message : after.message;
+        return after;
+      }
+      return done;
+    }
+    const auto& exec = std::get<ExecApply>(t.apply);
+    auto dir = checkout(t, commit, files);
+    if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
+    return run(exec.command, std::get<std::string>(dir), environment(t, commit, before), stop);
+  }
+
+  std::variant<std::string, Attempt> checkout(const Target& t, const std::string& commit,
+                                              const std::vector<TreeFile>& files) {
+    auto dir = fs::path(worker().state_dir) / "checkouts" / repository.name / t.name;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir.parent_path(), ec);
+    auto outcome = checkout_files(dir.string(), files, blob_reader());
+    if (!outcome.ok) {
+      bool escape = outcome.error.find("escapes") != std::string::npos;
+      return Attempt{.retryable = !escape, .message = "checkout of " + commit.substr(0, 12) + ": " + outcome.error};
+    }
+    return dir.string();
+  }
+
+  // Rule 5: retried with backoff up to max_attempts.
+  Attempt apply_with_retries(const Target& t, const std::string& commit, const std::string& before,
+                             std::stop_token stop, unsigned& attempts) {
+    Attempt last;
+    for (attempts = 1; attempts <= worker().max_attempts; ++attempts) {
+      last = apply_once(t, commit, before, stop);
+      if (last.ok || !last.retryable || attempts == worker().max_attempts) break;
+      log->warn("apply failed repository={} target={} attempt={} error=\"{}\"", repository.name,
+                t.name, attempts, last.message);
+      if (!sleep_unless_stopped(backoff(attempts - 1), stop)) break;
+    }
+    return last;
+  }
+
+  // Rule 6. nullopt: in sync. Otherwise what was found, as a short sentence.
+  std::variant<std::monostate, std::string, Attempt> find_drift(const Target& t,
+                                                               const std::string& commit,
+                                                               std::stop_token stop) {
+    auto listed = files_at(commit, t);
+    if (auto* failed = std::get_if<Attempt>(&listed)) return *failed;
+    const auto& files = std::get<std::vector<TreeFile>>(listed);
+    if (const auto* files_apply = std::get_if<FilesApply>(&t.apply)) {
+      auto check = apply_files(files_apply->dest, files, blob_reader(), /*verify_only=*/true);
+      if (!check.ok) return Attempt{.message = check.error};
+      if (check.written + check.removed == 0) return std::monostate{};
+      return std::to_string(check.written) + " files differ, " + std::to_string(check.removed) +
+             " unexpected";
+    }
+    const auto& exec = std::get<ExecApply>(t.apply);
+    if (exec.diff.empty()) return std::monostate{};
+    auto dir = checkout(t, commit, files);
+    if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
+    CommandSpec spec{.argv = exec.diff, .working_dir = std::get<std::string>(dir),
+                     .env = environment(t, commit, commit), .timeout = worker().apply_timeout};
+    auto r = run_command(spec, stop);
+    if (r.started && !r.timed_out && r.exit_code == 0) return std::monostate{};
+    if (r.started && !r.timed_out && r.signal == 0 &&
+        std::find(exec.drift_exit_codes.begin(), exec.drift_exit_codes.end(), r.exit_code) !=
+            exec.drift_exit_codes.end())
+      return exec.diff[0] + " reported drift (exit " + std::to_string(r.exit_code) + ")";
+    return Attempt{.message = "drift check failed: " + (r.started ? exec.diff[0] + " exited with " +
+                                                                        std::to_string(r.exit_code)
+                                                                  : r.error),
+                   .output_tail = r.output_tail};
+  }
+
+  void drift_check(const Event& event, const Target& t, const TargetPlan& plan,
+                   const std::string& tip, std::stop_token stop) {
+    auto started_at = now_timestamp();
+    auto started = Clock::now();
+    Result r{.event_id = event.event_id, .target = t.name, .commit = tip, .started_at = started_at};
+    auto drift = find_drift(t, tip, stop);
+    if (std::holds_alternative<std::monostate>(drift)) {
+      r.status = "unchanged";
+      r.message = "in sync";
+    } else if (auto* failed = std::get_if<Attempt>(&drift)) {
+      r.status = "failed";
+      r.message = failed->message;
+      r.output_tail = failed->output_tail;
+    } else {
+      const auto& found = std::get<std::string>(drift);
+      context.metrics->counter("gitopsd_drift_found_total", "Drift found by resync checks",
+                               {{"repository", repository.name}, {"target", t.name}}).inc();
+      if (!t.self_heal) {
+        r.status = "drift_detected";
+        r.message = found + "; self_heal is off";
+      } else {
+        unsigned attempts = 0;
+        auto applied = apply_with_retries(t, tip, tip, stop, attempts);
+        r.attempt = attempts;
+        r.status = applied.ok ? "drift_corrected" : "failed";
+        r.message = found + (applied.ok ? "; corrected" : "; correction failed: " + applied.message);
+        r.output_tail = applied.output_tail;
+        if (applied.ok)
+          context.metrics->counter("gitopsd_drift_corrected_total", "Drift corrected by resync",
+                                   {{"repository", repository.name}, {"target", t.name}}).inc();
+      }
+    }
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    publish_result(std::move(r), plan.tree);
+  }
+
+  void apply_target(const Event& event, const Target& t, const TargetPlan& plan,
+                    const std::string& tip, bool drift_checks, std::stop_token stop) {
+    if (plan.action == TargetAction::unchanged) {
+      if (drift_checks) return drift_check(event, t, plan, tip, stop);
+      Result r{.event_id = event.event_id, .target = t.name, .commit = tip, .status = "unchanged",
+               .message = "subtree " + t.path + " unchanged"};
+      return publish_result(std::move(r));
+    }
+    if (plan.action == TargetAction::missing) {
+      Result r{.event_id = event.event_id, .target = t.name, .commit = tip, .status = "failed",
+               .message = "path '" + t.path + "' is not in commit " + tip.substr(0, 12)};
+      return publish_result(std::move(r));
+    }
+    auto started_at = now_timestamp();
+    auto started = Clock::now();
+    unsigned attempts = 0;
+    auto outcome = apply_with_retries(t, tip, event.before, stop, attempts);
+    auto elapsed = Clock::now() - started;
+    context.metrics->histogram("gitopsd_apply_duration_seconds", "Time to apply a target",
+                               {{"repository", repository.name}, {"target", t.name}})
+        .observe(std::chrono::duration<double>(elapsed).count());
+    Result r{.event_id = event.event_id,
+             .target = t.name,
+             .commit = tip,
+             .status = outcome.ok ? "applied" : "failed",
+             .rollback = plan.rollback,
+             .attempt = attempts,
+             .started_at = started_at,
+             .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
+             .message = outcome.message,
+             .output_tail = outcome.output_tail};
+    publish_result(std::move(r), plan.tree);
+    if (!outcome.ok) dead_letter(event, t.name + ": " + outcome.message, attempts);
+  }
+
+  bool reconcile(std::vector<Event> events, std::stop_token stop) {
+    published_all = true;
+    unsigned fetch_attempts = 0;
+    auto fetched = fetch_with_retries(stop, fetch_attempts);
+    if (fetched.index() == 1) {
+      const auto& error = std::get<1>(fetched);
+      for (const Event& e : events) {
+        result_for_every_target(e, e.kind == "poll" || e.kind == "manual" ? kNoCommit : e.after,
+                                "failed", error);
+        dead_letter(e, error, fetch_attempts);
+      }
+      return published_all;
+    }
+    const std::string tip = std::get<0>(fetched);
+    bool drift_checks = false;
+    for (Event& e : events) {
+      // Resync and manual syncs name no commit: they ask for the tip as just fetched.
+      if (e.kind == "poll" || e.kind == "manual") {
+        drift_checks = drift_checks || e.kind == "poll";
+        e.after = tip;
+      }
+    }
+    PlanInput input;
+    input.repository = &repository;
+    input.events = events;
+    input.tip = tip;
+    input.is_ancestor_or_same = [this](const std::string& c, const std::string& d) {
+      return mirror.is_ancestor_or_same(c, d);
+    };
+    input.subtree_at_tip = [this, &tip](const std::string& path) { return mirror.subtree_id(tip, path); };
+    for (const Target& t : repository.targets)
+      if (auto s = context.state->get(repository.name, t.name)) input.state[t.name] = {s->commit, s->tree};
+    Plan plan = plan_repository(input);
+
+    const Event* carrier = nullptr;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      switch (plan.events[i]) {
+        case EventVerdict::carrier:
+          carrier = &events[i];
+          break;
+        case EventVerdict::superseded:
+          result_for_every_target(events[i], tip, "superseded", "served by the apply of " + tip.substr(0, 12));
+          break;
+        case EventVerdict::not_on_branch:
+          result_for_every_target(events[i], events[i].after, "failed",
+                                  "not on branch: " + events[i].after.substr(0, 12) + " is not reachable from " +
+                                      repository.branch + " at " + tip.substr(0, 12));
+          break;
+      }
+    }
+    if (carrier != nullptr) {
+      for (std::size_t i = 0; i < repository.targets.size(); ++i)
+        apply_target(*carrier, repository.targets[i], plan.targets[i], tip, drift_checks, stop);
+    }
+    return published_all;
+  }
+};
+
+RepositoryReconciler::RepositoryReconciler(const Repository& repository, WorkerContext context)
+    : impl_(std::make_unique<Impl>(repository, std::move(context))) {}
+
+RepositoryReconciler::~RepositoryReconciler() = default;
+
+bool RepositoryReconciler::reconcile(std::vector<Event> events, std::stop_token stop) {
+  return impl_->reconcile(std::move(events), stop);
+}
+
+}  // namespace gitopsd::worker

@@ -1,0 +1,356 @@
+#include "gitopsd/worker/worker.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "gitopsd/crypto.hpp"
+#include "gitopsd/event.hpp"
+#include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/log.hpp"
+#include "gitopsd/records.hpp"
+#include "gitopsd/topic_reader.hpp"
+#include "gitopsd/worker/reconciler.hpp"
+
+namespace gitopsd::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long running applies may finish after SIGTERM before they are stopped.
+constexpr Duration kShutdownGrace = std::chrono::seconds(30);
+// A partition's first waiting event is dispatched after at most this long, so events that
+// arrive together are applied together.
+constexpr Duration kBatchWindow = std::chrono::milliseconds(20);
+
+void set(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
+  std::string error;
+  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK)
+    throw std::runtime_error("kafka property " + name + ": " + error);
+}
+
+std::string worker_id() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+// The partition the receiver's producer (librdkafka's default consistent_random
+// partitioner) puts a repository's events in.
+std::int32_t partition_of(const std::string& key, std::int32_t partitions) {
+  return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partitions,
+                                                    nullptr, nullptr);
+}
+
+// One partition's events being reconciled on a thread while the partition is paused.
+struct Batch {
+  std::int32_t partition = 0;
+  std::int64_t first_offset = 0;
+  std::int64_t last_offset = 0;
+  std::atomic<bool> finished{false};
+  bool ok = false;
+  std::jthread thread;
+};
+
+}  // namespace
+
+struct Worker::Impl : RdKafka::RebalanceCb {
+  Impl(const Config& c, Metrics& m)
+      : config(c),
+        metrics(m),
+        id(worker_id()),
+        producer(c.kafka, "gitopsd-worker", std::chrono::seconds(30)),
+        log(logger("worker")) {
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    set(*conf, "bootstrap.servers", c.kafka.brokers);
+    set(*conf, "client.id", "gitopsd-worker");
+    set(*conf, "auto.offset.reset", "earliest");
+    for (const auto& [name, value] : c.kafka.properties) set(*conf, name, value);
+    // Not overridable: offsets are stored by the worker once outcomes are published.
+    set(*conf, "group.id", c.worker.group_id);
+    set(*conf, "enable.auto.offset.store", "false");
+    set(*conf, "enable.auto.commit", "true");
+    set(*conf, "partition.assignment.strategy", "cooperative-sticky");
+    std::string error;
+    if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK)
+      throw std::runtime_error("kafka rebalance callback: " + error);
+    consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+    if (!consumer) throw std::runtime_error("kafka consumer: " + error);
+    for (const Repository& r : c.repositories)
+      reconcilers.emplace(r.name, std::make_unique<RepositoryReconciler>(
+                                      r, WorkerContext{&config, &producer, &metrics, &state, id}));
+  }
+
+  const Config& config;
+  Metrics& metrics;
+  std::string id;
+  KafkaProducer producer;
+  StateCache state;
+  std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::map<std::string, std::unique_ptr<RepositoryReconciler>> reconcilers;
+
+  std::mutex assignment_mutex;  // `assigned` is read by the resync thread
+  std::set<std::int32_t> assigned;
+  std::map<std::int32_t, std::vector<std::pair<std::int64_t, Event>>> waiting;
+  std::map<std::int32_t, Clock::time_point> waiting_since;
+  std::map<std::int32_t, std::unique_ptr<Batch>> batches;
+  std::stop_source batch_stop;  // stops running applies once the shutdown grace has passed
+
+  const std::string& events_topic() const { return config.kafka.topics.events; }
+
+  // ---- rebalancing -------------------------------------------------------------------------
+
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      std::unique_ptr<RdKafka::Error> error(c->incremental_assign(partitions));
+      if (error) log->error("incremental assign failed: {}", error->str());
+      {
+        std::lock_guard lock(assignment_mutex);
+        for (auto* p : partitions) assigned.insert(p->partition());
+      }
+      log->info("assigned partitions={} worker={}", partitions.size(), id);
+      load_state();
+    } else {
+      // Revoked: let the batches of these partitions finish, then commit what they did.
+      for (auto* p : partitions) {
+        finish_batch(p->partition(), /*wait=*/true);
+        waiting.erase(p->partition());
+        waiting_since.erase(p->partition());
+        std::lock_guard lock(assignment_mutex);
+        assigned.erase(p->partition());
+      }
+      c->commitSync();
+      std::unique_ptr<RdKafka::Error> error(c->incremental_unassign(partitions));
+      if (error) log->error("incremental unassign failed: {}", error->str());
+      log->info("revoked partitions={} worker={}", partitions.size(), id);
+    }
+  }
+
+  // What every target runs: the compacted state topic, read to its end.
+  void load_state() {
+    auto records = read_topic_to_end(config.kafka, config.kafka.topics.state, std::chrono::seconds(30));
+    if (auto* error = std::get_if<std::string>(&records)) {
+      log->error("cannot read state topic {}: {}", config.kafka.topics.state, *error);
+      return;
+    }
+    std::size_t loaded = 0;
+    for (const auto& record : std::get<std::vector<TopicRecord>>(records)) {
+      if (!record.value) continue;
+      auto parsed = parse_state(*record.value);
+      if (auto* s = std::get_if<StateRecord>(&parsed)) {
+        state.put(*s);
+        ++loaded;
+      }
+    }
+    log->info("state loaded records={} topic={}", loaded, config.kafka.topics.state);
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  void store_offset(std::int32_t partition, std::int64_t next) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition, next));
+    std::vector<RdKafka::TopicPartition*> offsets{tp.get()};
+    auto err = consumer->offsets_store(offsets);
+    if (err != RdKafka::ERR_NO_ERROR)
+      log->warn("offset store failed partition={} offset={} error={}", partition, next, RdKafka::err2str(err));
+  }
+
+  void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
+    boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
+                            {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
+    auto report = producer.produce_and_wait(config.kafka.topics.dlq, key, boost::json::serialize(dlq));
+    if (!report.ok) log->error("dead-letter publish failed error=\"{}\"", report.error);
+  }
+
+  void on_message(const RdKafka::Message& m) {
+    std::string raw(static_cast<const char*>(m.payload()), m.len());
+    std::string key = m.key() ? *m.key() : std::string();
+    auto parsed = parse_event(raw);
+    std::string refusal;
+    if (auto* reason = std::get_if<std::string>(&parsed)) {
+      refusal = "malformed event: " + *reason;
+    } else if (!reconcilers.contains(std::get<Event>(parsed).repository)) {
+      refusal = "unknown repository '" + std::get<Event>(parsed).repository + "'";
+    }
+    if (!refusal.empty()) {
+      // Never blocks the partition: dead-lettered and committed past.
+      log->warn("event refused partition={} offset={} reason=\"{}\"", m.partition(), m.offset(), refusal);
+      dead_letter_raw(key, raw, refusal);
+      if (!batches.contains(m.partition()) && !waiting.contains(m.partition()))
+        store_offset(m.partition(), m.offset() + 1);
+      return;
+    }
+    if (!waiting.contains(m.partition())) waiting_since[m.partition()] = Clock::now();
+    waiting[m.partition()].emplace_back(m.offset(), std::get<Event>(std::move(parsed)));
+  }
+
+  void dispatch(std::int32_t partition) {
+    auto events = std::move(waiting[partition]);
+    waiting.erase(partition);
+    waiting_since.erase(partition);
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition));
+    std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+    consumer->pause(parts);
+    auto batch = std::make_unique<Batch>();
+    batch->partition = partition;
+    batch->first_offset = events.front().first;
+    batch->last_offset = events.back().first;
+    Batch* b = batch.get();
+    batch->thread = std::jthread([this, b, events = std::move(events), stop = batch_stop.get_token()] {
+      std::map<std::string, std::vector<Event>> by_repository;
+      for (const auto& [offset, event] : events) by_repository[event.repository].push_back(event);
+      bool ok = true;
+      for (auto& [name, repo_events] : by_repository) {
+        log->info("reconcile repository={} events={} partition={}", name, repo_events.size(), b->partition);
+        ok = reconcilers.at(name)->reconcile(std::move(repo_events), stop) && ok;
+      }
+      b->ok = ok && !stop.stop_requested();
+      b->finished.store(true);
+    });
+    batches[partition] = std::move(batch);
+  }
+
+  // Stores the finished batch's offsets (or rewinds to redo it) and resumes the partition.
+  void finish_batch(std::int32_t partition, bool wait) {
+    auto it = batches.find(partition);
+    if (it == batches.end()) return;
+    Batch& b = *it->second;
+    if (!wait && !b.finished.load()) return;
+    b.thread.join();
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition));
+    std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+    if (b.ok) {
+      store_offset(partition, b.last_offset + 1);
+    } else {
+      // Not all outcomes were published (or the apply was stopped): do it again.
+      tp->set_offset(b.first_offset);
+      consumer->seek(*tp, 5000);
+      log->warn("batch not committed partition={} offsets={}..{}: will be redone", partition,
+                b.first_offset, b.last_offset);
+    }
+    consumer->resume(parts);
+    batches.erase(it);
+  }
+
+  // ---- resync ------------------------------------------------------------------------------
+
+  void publish_resync_events() {
+    RdKafka::Metadata* raw = nullptr;
+    std::unique_ptr<RdKafka::Topic> topic;
+    if (consumer->metadata(true, nullptr, &raw, 5000) != RdKafka::ERR_NO_ERROR) return;
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    std::int32_t partitions = 0;
+    for (const auto* t : *metadata->topics())
+      if (t->topic() == events_topic()) partitions = static_cast<std::int32_t>(t->partitions()->size());
+    if (partitions == 0) return;
+    std::set<std::int32_t> mine;
+    {
+      std::lock_guard lock(assignment_mutex);
+      mine = assigned;
+    }
+    for (const Repository& r : config.repositories) {
+      if (!mine.contains(partition_of(r.name, partitions))) continue;
+      Event e;
+      e.event_id = random_uuid();
+      e.provider = "gitopsd";
+      e.received_at = format_timestamp(std::chrono::system_clock::now());
+      e.repository = r.name;
+      e.full_name = r.match;
+      e.clone_url = r.url;
+      e.branch = r.branch;
+      e.kind = "poll";
+      e.before = e.after = std::string(40, '0');
+      auto report = producer.produce_and_wait(events_topic(), r.name, to_json(e));
+      if (!report.ok) log->warn("resync event not published repository={} error=\"{}\"", r.name, report.error);
+    }
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  void update_lag() {
+    std::lock_guard lock(assignment_mutex);
+    for (std::int32_t p : assigned) {
+      std::int64_t low = 0, high = 0;
+      if (consumer->get_watermark_offsets(events_topic(), p, &low, &high) != RdKafka::ERR_NO_ERROR) continue;
+      std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), p));
+      std::vector<RdKafka::TopicPartition*> parts{tp.get()};
+      consumer->position(parts);
+      if (tp->offset() < 0) continue;
+      metrics.gauge("gitopsd_consumer_lag", "Events not yet consumed, by partition",
+                    {{"partition", std::to_string(p)}})
+          .set(static_cast<double>(std::max<std::int64_t>(0, high - tp->offset())));
+    }
+  }
+
+  void run(std::stop_token stop) {
+    auto err = consumer->subscribe({events_topic()});
+    if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("subscribe: " + RdKafka::err2str(err));
+    log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
+              config.worker.group_id, id, config.repositories.size());
+    auto next_resync = Clock::now() + config.worker.resync_interval;
+    auto next_lag = Clock::now();
+    while (!stop.stop_requested()) {
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      if (m->err() == RdKafka::ERR_NO_ERROR) {
+        on_message(*m);
+      } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
+        log->warn("consume error={}", RdKafka::err2str(m->err()));
+      }
+      const auto now = Clock::now();
+      for (auto it = waiting_since.begin(); it != waiting_since.end();) {
+        auto partition = (it++)->first;
+        if (!batches.contains(partition) &&
+            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= kBatchWindow))
+          dispatch(partition);
+      }
+      std::vector<std::int32_t> finished;
+      for (const auto& [partition, batch] : batches)
+        if (batch->finished.load()) finished.push_back(partition);
+      for (auto partition : finished) finish_batch(partition, false);
+      if (now >= next_resync) {
+        publish_resync_events();
+        next_resync = now + config.worker.resync_interval;
+      }
+      if (now >= next_lag) {
+        update_lag();
+        next_lag = now + std::chrono::seconds(5);
+      }
+    }
+    shutdown();
+  }
+
+  void shutdown() {
+    log->info("stopping: {} applies running, grace {}s", batches.size(),
+              std::chrono::duration_cast<std::chrono::seconds>(kShutdownGrace).count());
+    auto deadline = Clock::now() + kShutdownGrace;
+    // Keep polling (heartbeats, no new events: every partition with a batch is paused and
+    // waiting events are simply not dispatched) until the batches finish or the grace ends.
+    while (!batches.empty()) {
+      if (Clock::now() >= deadline) batch_stop.request_stop();
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      std::vector<std::int32_t> finished;
+      for (const auto& [partition, batch] : batches)
+        if (batch->finished.load()) finished.push_back(partition);
+      for (auto partition : finished) finish_batch(partition, false);
+    }
+    consumer->close();  // commits stored offsets, leaves the group
+    producer.flush(std::chrono::seconds(10));
+    log->info("stopped worker={}", id);
+  }
+};
+
+Worker::Worker(const Config& config, Metrics& metrics) : impl_(std::make_unique<Impl>(config, metrics)) {}
+Worker::~Worker() = default;
+void Worker::run(std::stop_token stop) { impl_->run(stop); }
+bool Worker::ready() const { return impl_->producer.connected(); }
+
+}  // namespace gitopsd::worker
