@@ -16,6 +16,7 @@ run_suite() {
 
 ctest_args=("$@")
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$here/tests/lsan.supp \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGITOPSD_SANITIZE=ON
 echo "test.sh: all suites passed"

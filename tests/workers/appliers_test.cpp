@@ -1,6 +1,7 @@
 #include "gitopsd/worker/appliers.hpp"
 
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -441,6 +442,21 @@ TEST_F(RunCommandTest, RunsInTheWorkingDirectory) {
   ASSERT_TRUE(result.started) << result.error;
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.output_tail, fs::canonical(root_.path()).string() + "\n");
+}
+
+TEST_F(RunCommandTest, InheritsNoDescriptorOfTheDaemon) {
+  // A descriptor without O_CLOEXEC, like a socket a library opened.
+  const int opened = ::open("/dev/null", O_RDONLY);
+  const int inherited = ::dup2(opened, 100);  // far above what ls opens itself
+  ::close(opened);
+  ASSERT_EQ(inherited, 100);
+  const auto result = run_command(spec({"/bin/ls", "/proc/self/fd"}));
+  ::close(inherited);
+
+  ASSERT_TRUE(result.started) << result.error;
+  // ls sees 0, 1, 2 and the directory it lists, nothing of ours.
+  EXPECT_EQ(result.output_tail.find(std::to_string(inherited) + "\n"), std::string::npos)
+      << result.output_tail;
 }
 
 TEST_F(RunCommandTest, KillsTheWholeProcessGroupOnTimeout) {

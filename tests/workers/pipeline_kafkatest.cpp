@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <functional>
+
 #include "../receiver/payloads.hpp"
 #include "../receiver/schema_validator.hpp"
 #include "git_servers.hpp"
@@ -41,27 +43,66 @@ class PipelineTest : public ::testing::Test {
               .port = free_port(), .admin_port = free_port(),
               .extra_receiver_yaml = "  publish_timeout: 10s\n", .repositories_yaml = ""};
     topics_ = {unique_name("results"), unique_name("state"), unique_name("dlq")};
-    setup_.repositories_yaml =
-        "  - name: infra\n    provider: github\n    match: acme/infra\n    url: " + daemon_->url(repo_.name()) +
-        "\n    branch: main\n    secrets: [{file: " + dir_.path() + "/secret}]\n    targets:\n"
-        "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
+    targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
+  }
+
+  std::string repository_yaml(const std::string& name, const std::string& match, const std::string& url) {
+    return "  - name: " + name + "\n    provider: github\n    match: " + match + "\n    url: " + url +
+           "\n    branch: main\n    secrets: [{file: " + dir_.path() + "/secret}]\n    targets:\n" +
+           targets_yaml_;
   }
 
   void start() {
+    if (setup_.repositories_yaml.empty())
+      setup_.repositories_yaml = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
     receiver_ = start_receiver(dir_, setup_);
     auto config = receiver_config_yaml(setup_);
     // The receiver's config plus the worker's part: one file for both, as in production.
     config.replace(config.find("topics: {events: " + setup_.events_topic + "}"),
                    std::string("topics: {events: " + setup_.events_topic + "}").size(),
                    "topics: {events: " + setup_.events_topic + ", results: " + topics_[0] +
-                       ", state: " + topics_[1] + ", dlq: " + topics_[2] + "}");
+                       ", state: " + topics_[1] + ", dlq: " + topics_[2] +
+                       "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}");
     config += "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir_.path() +
               "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
-              "\"\n  resync_interval: 10m\n  max_attempts: 2\n";
-    auto path = dir_.write("worker.yaml", config);
-    worker_ = std::make_unique<Process>(std::vector<std::string>{GITOPSD_WORKER_BIN, "--config", path},
-                                        dir_.path() + "/worker.log");
+              "\"\n  resync_interval: " + resync_ + "\n  max_attempts: " + std::to_string(max_attempts_) +
+              "\n  apply_timeout: " + apply_timeout_ + "\n";
+    worker_config_ = dir_.write("worker.yaml", config);
+    start_worker();
     results_ = std::make_unique<TopicReader>(setup_.bootstrap, topics_[0]);
+  }
+
+  void start_worker() {
+    worker_ = std::make_unique<Process>(
+        std::vector<std::string>{GITOPSD_WORKER_BIN, "--config", worker_config_},
+        dir_.path() + "/worker.log");
+  }
+
+  // Waits for a result that satisfies `match`; returns it (empty when none came in time).
+  json::object result_where(const std::function<bool(const json::object&)>& match,
+                            std::chrono::milliseconds timeout = 90s) {
+    json::object found;
+    wait_until(
+        [&] {
+          auto records = results_->read(seen_ + 1, 500ms);
+          for (; seen_ < records.size(); ++seen_) {
+            auto r = json::parse(records[seen_].value).as_object();
+            if (match(r)) {
+              found = r;
+              ++seen_;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout, 10ms);
+    return found;
+  }
+
+  std::vector<json::object> all_results(std::size_t at_least, std::chrono::milliseconds timeout) {
+    std::vector<json::object> out;
+    for (const auto& record : results_->read(at_least, timeout)) out.push_back(json::parse(record.value).as_object());
+    return out;
   }
 
   HttpResponse webhook(const std::string& before, const std::string& after) {
@@ -87,6 +128,12 @@ class PipelineTest : public ::testing::Test {
   std::string dest_;
   ReceiverSetup setup_;
   std::vector<std::string> topics_;
+  std::string targets_yaml_;
+  std::string resync_ = "10m";
+  std::string apply_timeout_ = "10m";
+  int max_attempts_ = 2;
+  std::string worker_config_;
+  std::size_t seen_ = 0;
   std::unique_ptr<Process> receiver_;
   std::unique_ptr<Process> worker_;
   std::unique_ptr<TopicReader> results_;
@@ -149,6 +196,162 @@ TEST_F(PipelineTest, EventNamingACommitNotOnTheBranchIsRefused) {
   EXPECT_EQ(r["status"], "failed") << r;
   EXPECT_NE(std::string(r["message"].as_string()).find("not on branch"), std::string::npos) << r;
   EXPECT_FALSE(fs::exists(dest_ + "/index.html"));
+}
+
+
+bool status_is(const json::object& r, const char* status) { return r.at("status") == status; }
+
+TEST_F(PipelineTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
+  resync_ = "1s";
+  start();
+  auto first = repo_.rev_parse("HEAD");
+  ASSERT_EQ(webhook(kZeroSha, first).status, 202);
+  ASSERT_FALSE(result_where([&](const json::object& r) {
+                 return status_is(r, "applied") && r.at("commit") == first.c_str();
+               }).empty()) << worker_->log();
+  // Someone edits, adds and deletes files on the host.
+  std::ofstream(dest_ + "/index.html") << "defaced";
+  std::ofstream(dest_ + "/extra.txt") << "left behind";
+  fs::remove(dest_ + "/app.sh");
+  auto corrected = result_where([](const json::object& r) { return status_is(r, "drift_corrected"); });
+  ASSERT_FALSE(corrected.empty()) << worker_->log();
+  EXPECT_EQ(corrected["commit"], first.c_str());
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
+  EXPECT_FALSE(fs::exists(dest_ + "/extra.txt"));
+  EXPECT_TRUE(fs::exists(dest_ + "/app.sh"));
+}
+
+TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
+  resync_ = "1s";
+  start();
+  auto first = repo_.rev_parse("HEAD");
+  ASSERT_EQ(webhook(kZeroSha, first).status, 202);
+  ASSERT_FALSE(result_where([&](const json::object& r) {
+                 return status_is(r, "applied") && r.at("commit") == first.c_str();
+               }).empty()) << worker_->log();
+  repo_.write("web/index.html", "<h1>v2</h1>\n");
+  repo_.commit("second");
+  repo_.push();  // and no webhook: it was lost
+  auto second = repo_.rev_parse("HEAD");
+  auto applied = result_where([&](const json::object& r) {
+    return status_is(r, "applied") && r.at("commit") == second.c_str();
+  });
+  ASSERT_FALSE(applied.empty()) << worker_->log();
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
+}
+
+TEST_F(PipelineTest, SymlinkEscapingDestIsRefusedAndNothingIsWritten) {
+  repo_.symlink("web/passwd", "../../../../../../etc/passwd");
+  repo_.commit("evil");
+  repo_.push();
+  start();
+  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
+  auto r = result(1);
+  EXPECT_EQ(r["status"], "failed") << r;
+  EXPECT_NE(std::string(r["message"].as_string()).find("escapes"), std::string::npos) << r;
+  EXPECT_FALSE(fs::exists(dest_));
+}
+
+TEST_F(PipelineTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {
+  apply_timeout_ = "2s";
+  max_attempts_ = 1;
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+  repo_.write("web/run.sh", "sleep 60\n");
+  repo_.commit("hangs");
+  repo_.push();
+  auto hangs = repo_.rev_parse("HEAD");
+  start();
+  ASSERT_EQ(webhook(kZeroSha, hangs).status, 202);
+  auto killed = result(1);
+  EXPECT_EQ(killed["status"], "failed") << killed;
+  EXPECT_NE(std::string(killed["message"].as_string()).find("apply_timeout"), std::string::npos) << killed;
+  TopicReader dlq(setup_.bootstrap, topics_[2]);
+  ASSERT_EQ(dlq.read(1, 30s).size(), 1u);
+
+  repo_.write("web/run.sh", "echo \"deployed $GITOPSD_COMMIT\"\n");
+  repo_.commit("fixed");
+  repo_.push();
+  auto fixed = repo_.rev_parse("HEAD");
+  ASSERT_EQ(webhook(hangs, fixed).status, 202);
+  auto applied = result(2);
+  EXPECT_EQ(applied["status"], "applied") << applied;
+  EXPECT_NE(std::string(applied["output_tail"].as_string()).find("deployed " + fixed), std::string::npos);
+}
+
+TEST_F(PipelineTest, UnreachableGitHostFailsToTheDeadLetterQueueAndOtherRepositoriesFlow) {
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
+  setup_.repositories_yaml =
+      repository_yaml("infra", "acme/infra", daemon_->url(repo_.name())) +
+      repository_yaml("gone", "acme/gone", "git://127.0.0.1:" + std::to_string(free_port()) + "/gone.git");
+  start();
+  auto d = github_delivery("push", github_push("acme/gone", "main", kShaA, kShaB), kSecret, unique_name("d"));
+  std::map<std::string, std::string> headers(d.headers.begin(), d.headers.end());
+  ASSERT_EQ(http_request(setup_.port, "POST", d.path, headers, d.body).status, 202);
+  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
+  auto records = results_->read(2, 90s);
+  ASSERT_EQ(records.size(), 2u) << worker_->log();
+  std::map<std::string, std::string> status_by_key;
+  for (const auto& r : records) status_by_key[r.key] = json::parse(r.value).at("status").as_string().c_str();
+  EXPECT_EQ(status_by_key["gone/web"], "failed");
+  EXPECT_EQ(status_by_key["infra/web"], "applied");
+  TopicReader dlq(setup_.bootstrap, topics_[2]);
+  auto dead = dlq.read(1, 30s);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, "gone");
+  EXPECT_EQ(json::parse(dead[0].value).at("attempts"), 2);
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
+}
+
+TEST_F(PipelineTest, GitHostBackWithinTheRetriesIsApplied) {
+  max_attempts_ = 5;  // retries after 1, 2, 4, 8 s
+  start();
+  daemon_->stop();
+  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
+  ASSERT_TRUE(wait_until([&] { return worker_->log().find("fetch failed") != std::string::npos; }, 30s));
+  daemon_->start();
+  auto r = result(1);
+  EXPECT_EQ(r["status"], "applied") << r << worker_->log();
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
+}
+
+TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+  auto marker = dir_.path() + "/started";
+  auto done = dir_.path() + "/done";
+  repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker + "\nsleep 3\necho $GITOPSD_COMMIT > " + done + "\n");
+  repo_.commit("slow");
+  repo_.push();
+  auto slow = repo_.rev_parse("HEAD");
+  start();
+  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 60s)) << worker_->log();
+  worker_->signal(SIGKILL);
+  worker_->wait(10s);
+  EXPECT_FALSE(fs::exists(done));
+  start_worker();
+  auto r = result(1);
+  EXPECT_EQ(r["status"], "applied") << r << worker_->log();
+  EXPECT_EQ(read_file(done), slow + "\n");
+}
+
+TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
+  start();
+  std::string before = repo_.rev_parse("HEAD");
+  constexpr int kPushes = 200;
+  for (int i = 0; i < kPushes; ++i) {
+    repo_.write("web/index.html", "<h1>v" + std::to_string(i + 2) + "</h1>\n");
+    auto after = repo_.commit("change " + std::to_string(i));
+    repo_.push();
+    ASSERT_EQ(webhook(before, after).status, 202);
+    before = after;
+  }
+  auto results = all_results(kPushes, 180s);
+  ASSERT_EQ(results.size(), static_cast<std::size_t>(kPushes)) << worker_->log();
+  std::size_t applied = 0;
+  for (const auto& r : results) applied += status_is(r, "applied") ? 1 : 0;
+  std::cout << "[ burst ] " << kPushes << " pushes -> " << applied << " applies\n";
+  EXPECT_LT(applied, 50u);
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v" + std::to_string(kPushes + 1) + "</h1>\n");
 }
 
 }  // namespace

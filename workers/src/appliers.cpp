@@ -599,6 +599,9 @@ CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDERR_FILENO);
+  // Nothing else of the daemon's: not its Kafka connections, not its listening admin socket
+  // (which a command left running would otherwise keep bound after the worker dies).
+  posix_spawn_file_actions_addclosefrom_np(&spawn.actions, 3);
   if (!spec.working_dir.empty()) {
     posix_spawn_file_actions_addchdir_np(&spawn.actions, spec.working_dir.c_str());
   }
