@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Sends a signed GitHub push webhook for repository acme/demo, branch main.
-# usage: send-webhook.sh --secret-file FILE [--repo acme/demo] [--branch main] URL
+# usage: send-webhook.sh --secret-file FILE [--repo acme/demo] [--branch main] [--after SHA] URL
+# Without --after the commit id is random (the receiver accepts it; a worker refuses it as
+# not on the branch).
 set -euo pipefail
-secret_file= repo=acme/demo branch=main url=
+secret_file= repo=acme/demo branch=main url= after=
 while [ $# -gt 0 ]; do
   case "$1" in
     --secret-file) secret_file=$2; shift 2 ;;
     --repo) repo=$2; shift 2 ;;
     --branch) branch=$2; shift 2 ;;
+    --after) after=$2; shift 2 ;;
     *) url=$1; shift ;;
   esac
 done
 [ -n "$secret_file" ] && [ -n "$url" ] || { echo "usage: $0 --secret-file FILE URL" >&2; exit 2; }
-after=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+[ -n "$after" ] || after=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
 before=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
 body=$(printf '{"ref":"refs/heads/%s","before":"%s","after":"%s","forced":false,"deleted":false,"created":false,"repository":{"full_name":"%s","clone_url":"https://github.com/%s.git"},"pusher":{"name":"octocat"},"sender":{"login":"octocat"}}' \
   "$branch" "$before" "$after" "$repo" "$repo")

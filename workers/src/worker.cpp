@@ -72,6 +72,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     set(*conf, "bootstrap.servers", c.kafka.brokers);
     set(*conf, "client.id", "gitopsd-worker");
     set(*conf, "auto.offset.reset", "earliest");
+    // A fresh cluster without `gitopsctl init-topics` still works where the broker allows it.
+    set(*conf, "allow.auto.create.topics", "true");
     for (const auto& [name, value] : c.kafka.properties) set(*conf, name, value);
     // Not overridable: offsets are stored by the worker once outcomes are published.
     set(*conf, "group.id", c.worker.group_id);
