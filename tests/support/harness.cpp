@@ -17,6 +17,7 @@
 #include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <random>
 #include <sstream>
@@ -154,6 +155,34 @@ std::vector<KafkaRecord> TopicReader::read(std::size_t count, std::chrono::milli
          std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(), m->offset()});
   }
   return impl_->records;
+}
+
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
+  if (!rk) throw std::runtime_error(err);
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(rk.get()),
+                                                                             &rd_kafka_queue_destroy);
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err, sizeof err);
+  rd_kafka_CreateTopics(rk.get(), &new_topic, 1, nullptr, queue.get());
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), 30000);
+  std::string error;
+  if (event == nullptr) {
+    error = "CreateTopics timed out";
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    if (rd_kafka_event_error(event)) error = rd_kafka_event_error_string(event);
+    else if (count == 1 && rd_kafka_topic_result_error(topics[0]))
+      error = rd_kafka_topic_result_error_string(topics[0]);
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_NewTopic_destroy(new_topic);
+  if (!error.empty()) throw std::runtime_error("create topic " + topic + ": " + error);
 }
 
 void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,

@@ -60,6 +60,9 @@ class TopicReader {
   Impl* impl_;
 };
 
+// Creates a topic with `partitions` partitions (replication 1) through the admin API.
+void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
+
 // Publishes one record synchronously (acks=all); for sentinels and fixtures.
 void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,
                     const std::string& value);

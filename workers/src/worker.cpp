@@ -232,6 +232,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     std::vector<RdKafka::TopicPartition*> parts{tp.get()};
     if (b.ok) {
       store_offset(partition, b.last_offset + 1);
+      consumer->commitAsync();  // now rather than at the next auto-commit: less to redo after a crash
     } else {
       // Not all outcomes were published (or the apply was stopped): do it again.
       tp->set_offset(b.first_offset);
