@@ -354,5 +354,34 @@ TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v" + std::to_string(kPushes + 1) + "</h1>\n");
 }
 
+TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+  auto marker = dir_.path() + "/started";
+  auto done = dir_.path() + "/done";
+  repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker + "\nsleep 2\necho $GITOPSD_COMMIT >> " + done + "\n");
+  repo_.commit("slow");
+  repo_.push();
+  auto slow = repo_.rev_parse("HEAD");
+  start();
+  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 60s)) << worker_->log();
+  worker_->signal(SIGTERM);
+  EXPECT_EQ(worker_->wait(30s), std::optional<int>(0)) << worker_->log();
+  EXPECT_EQ(read_file(done), slow + "\n");  // finished, not killed
+  auto r = result(1);
+  EXPECT_EQ(r["status"], "applied") << r;
+
+  // Committed: a restarted worker does not apply it again; the next result is the next push.
+  start_worker();
+  repo_.write("web/run.sh", "echo next\n");
+  repo_.commit("next");
+  repo_.push();
+  auto next = repo_.rev_parse("HEAD");
+  ASSERT_EQ(webhook(slow, next).status, 202);
+  auto r2 = result(2);
+  EXPECT_EQ(r2["commit"], next.c_str()) << r2;
+  EXPECT_EQ(read_file(done), slow + "\n");
+}
+
 }  // namespace
 }  // namespace gitopsd::test
