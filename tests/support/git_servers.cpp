@@ -179,25 +179,26 @@ std::string GitDaemon::url(const std::string& name) const {
   return "git://127.0.0.1:" + std::to_string(port_) + "/" + name + ".git";
 }
 
+// Waits until `process` accepts connections on `port`; throws with its log if it exits first.
+static void wait_for_listener(Process& process, int port, const std::string& what) {
+  if (!wait_until([&] { return port_accepts(port) || !process.running(); }, 15s) ||
+      !process.running()) {
+    throw std::runtime_error(what + " did not start: " + process.log());
+  }
+}
+
 void GitDaemon::start() {
   process_ = std::make_unique<Process>(
       std::vector<std::string>{git_bin(), "daemon", "--reuseaddr", "--base-path=" + base_dir_,
                                "--export-all", "--enable=receive-pack", "--listen=127.0.0.1",
                                "--port=" + std::to_string(port_), base_dir_},
       log_path(logs_, "git-daemon"));
-  if (!wait_until([&] { return port_accepts(port_) || !process_->running(); }, 15s) ||
-      !process_->running()) {
-    throw std::runtime_error("git daemon did not start: " + process_->log());
-  }
+  wait_for_listener(*process_, port_, "git daemon");
 }
 
 void GitDaemon::stop() {
   if (!process_) return;
-  process_->signal(SIGTERM);
-  if (!process_->wait(5s)) {
-    process_->signal(SIGKILL);
-    process_->wait(5s);
-  }
+  process_->terminate();
   process_.reset();
 }
 
@@ -220,19 +221,12 @@ void GitHttpServer::start() {
       std::vector<std::string>{find_program("python3"), script, "--root", base_dir_, "--token",
                                token_, "--port", std::to_string(port_)},
       log_path(logs_, "git-http"));
-  if (!wait_until([&] { return port_accepts(port_) || !process_->running(); }, 15s) ||
-      !process_->running()) {
-    throw std::runtime_error("git http server did not start: " + process_->log());
-  }
+  wait_for_listener(*process_, port_, "git http server");
 }
 
 void GitHttpServer::stop() {
   if (!process_) return;
-  process_->signal(SIGTERM);
-  if (!process_->wait(5s)) {
-    process_->signal(SIGKILL);
-    process_->wait(5s);
-  }
+  process_->terminate();
   process_.reset();
 }
 

@@ -296,6 +296,15 @@ bool Process::running() {
 
 void Process::signal(int sig) { ::kill(pid_, sig); }
 
+void Process::terminate(std::chrono::milliseconds grace) {
+  if (!running()) return;
+  signal(SIGTERM);
+  if (!wait(grace)) {
+    signal(SIGKILL);
+    wait(grace);
+  }
+}
+
 std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   wait_until([this] { return !running(); }, timeout, 10ms);
   return exit_code_;

@@ -94,6 +94,8 @@ class Process {
   pid_t pid() const { return pid_; }
   bool running();
   void signal(int sig);
+  // SIGTERM, then SIGKILL if it has not exited within `grace`; waits for it.
+  void terminate(std::chrono::milliseconds grace = 5s);
   // Waits for exit; the exit code, 128+signal if killed, or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   std::string log() const;

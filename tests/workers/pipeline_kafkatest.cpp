@@ -99,6 +99,23 @@ class PipelineTest : public ::testing::Test {
     return found;
   }
 
+  // An `exec` target whose apply records its start in `marker`, runs `seconds`, then records
+  // its end in `done` (appending, so a second run shows; or overwriting, when a command left
+  // running by a SIGKILLed worker may finish too). Starts gitopsd, sends the webhook and
+  // returns the commit once the apply is running.
+  std::string start_slow_exec_apply(int seconds, bool append_done) {
+    targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+    repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker_ + "\nsleep " + std::to_string(seconds) +
+                                  "\necho $GITOPSD_COMMIT " + (append_done ? ">> " : "> ") + done_ + "\n");
+    repo_.commit("slow");
+    repo_.push();
+    auto slow = repo_.rev_parse("HEAD");
+    start();
+    EXPECT_EQ(webhook(kZeroSha, slow).status, 202);
+    EXPECT_TRUE(wait_until([&] { return fs::exists(marker_); }, 60s)) << worker_->log();
+    return slow;
+  }
+
   std::vector<json::object> all_results(std::size_t at_least, std::chrono::milliseconds timeout) {
     std::vector<json::object> out;
     for (const auto& record : results_->read(at_least, timeout)) out.push_back(json::parse(record.value).as_object());
@@ -134,6 +151,8 @@ class PipelineTest : public ::testing::Test {
   int max_attempts_ = 2;
   std::string worker_config_;
   std::size_t seen_ = 0;
+  std::string marker_ = dir_.path() + "/started";
+  std::string done_ = dir_.path() + "/done";
   std::unique_ptr<Process> receiver_;
   std::unique_ptr<Process> worker_;
   std::unique_ptr<TopicReader> results_;
@@ -315,23 +334,15 @@ TEST_F(PipelineTest, GitHostBackWithinTheRetriesIsApplied) {
 }
 
 TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
-  auto marker = dir_.path() + "/started";
-  auto done = dir_.path() + "/done";
-  repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker + "\nsleep 3\necho $GITOPSD_COMMIT > " + done + "\n");
-  repo_.commit("slow");
-  repo_.push();
-  auto slow = repo_.rev_parse("HEAD");
-  start();
-  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
-  ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 60s)) << worker_->log();
+  auto slow = start_slow_exec_apply(3, /*append_done=*/false);
+  ASSERT_FALSE(HasFailure());
   worker_->signal(SIGKILL);
   worker_->wait(10s);
-  EXPECT_FALSE(fs::exists(done));
+  EXPECT_FALSE(fs::exists(done_));
   start_worker();
   auto r = result(1);
   EXPECT_EQ(r["status"], "applied") << r << worker_->log();
-  EXPECT_EQ(read_file(done), slow + "\n");
+  EXPECT_EQ(read_file(done_), slow + "\n");
 }
 
 TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
@@ -355,19 +366,11 @@ TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
 }
 
 TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
-  auto marker = dir_.path() + "/started";
-  auto done = dir_.path() + "/done";
-  repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker + "\nsleep 2\necho $GITOPSD_COMMIT >> " + done + "\n");
-  repo_.commit("slow");
-  repo_.push();
-  auto slow = repo_.rev_parse("HEAD");
-  start();
-  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
-  ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 60s)) << worker_->log();
+  auto slow = start_slow_exec_apply(2, /*append_done=*/true);
+  ASSERT_FALSE(HasFailure());
   worker_->signal(SIGTERM);
   EXPECT_EQ(worker_->wait(30s), std::optional<int>(0)) << worker_->log();
-  EXPECT_EQ(read_file(done), slow + "\n");  // finished, not killed
+  EXPECT_EQ(read_file(done_), slow + "\n");  // finished, not killed
   auto r = result(1);
   EXPECT_EQ(r["status"], "applied") << r;
 
@@ -380,7 +383,7 @@ TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
   ASSERT_EQ(webhook(slow, next).status, 202);
   auto r2 = result(2);
   EXPECT_EQ(r2["commit"], next.c_str()) << r2;
-  EXPECT_EQ(read_file(done), slow + "\n");
+  EXPECT_EQ(read_file(done_), slow + "\n");
 }
 
 }  // namespace
