@@ -197,6 +197,79 @@ TEST_F(FilesApplierTest, RestoresFileEditedAddedAndDeletedByHand) {
   EXPECT_EQ(entries(dest_), (std::vector<std::string>{"a.txt", "sub", "sub/b.txt", "sub/c.txt"}));
 }
 
+TEST_F(FilesApplierTest, ChangesTouchOnlyTheChangedPaths) {
+  ASSERT_TRUE(apply({file("same.txt", "same\n"), file("edit.txt", "v1\n"),
+                     file("old/nested/gone.txt", "g\n"), file("file_then_dir", "f\n")})
+                  .ok);
+  // Drift outside the change is not this apply's business (the resync check finds it).
+  write_text(dest_ / "same.txt", "edited by hand\n");
+  reads_.clear();
+
+  const std::vector<TreeFile> next = {file("same.txt", "same\n"), file("edit.txt", "v2\n"),
+                                      file("file_then_dir/inside.txt", "i\n"),
+                                      file("new/added.sh", "#!/bin/sh\n", FileKind::executable)};
+  const auto outcome = apply_file_changes(
+      dest_.string(), next,
+      {"edit.txt", "file_then_dir", "file_then_dir/inside.txt", "new/added.sh",
+       "old/nested/gone.txt"},
+      reader());
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 3u);
+  EXPECT_EQ(outcome.removed, 3u);  // old/nested/gone.txt, then the emptied old/nested and old
+  EXPECT_EQ(outcome.unchanged, 1u);
+  EXPECT_EQ(read_text(dest_ / "edit.txt"), "v2\n");
+  EXPECT_EQ(read_text(dest_ / "file_then_dir/inside.txt"), "i\n");
+  EXPECT_TRUE(executable(dest_ / "new/added.sh"));
+  EXPECT_EQ(read_text(dest_ / "same.txt"), "edited by hand\n");
+  EXPECT_EQ(reads_of("same\n"), 0);
+  EXPECT_EQ(entries(dest_),
+            (std::vector<std::string>{"edit.txt", "file_then_dir", "file_then_dir/inside.txt",
+                                      "new", "new/added.sh", "same.txt"}));
+}
+
+TEST_F(FilesApplierTest, ChangesKeepADirectoryTheTreeStillHas) {
+  ASSERT_TRUE(apply({file("dir/a.txt", "a\n"), file("dir/b.txt", "b\n")}).ok);
+
+  const auto outcome =
+      apply_file_changes(dest_.string(), {file("dir/a.txt", "a\n")}, {"dir/b.txt"}, reader());
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.removed, 1u);
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"dir", "dir/a.txt"}));
+}
+
+TEST_F(FilesApplierTest, ChangesAreRefusedLikeAFullApply) {
+  ASSERT_TRUE(apply({file("a.txt", "a\n")}).ok);
+
+  const auto outcome = apply_file_changes(
+      dest_.string(), {file("a.txt", "a\n"), file("escape", "../outside/keep.txt", FileKind::symlink)},
+      {"escape"}, reader());
+
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_THAT(outcome.error, HasSubstr("escapes"));
+  EXPECT_EQ(entries(dest_), std::vector<std::string>{"a.txt"});
+}
+
+TEST_F(FilesApplierTest, ChangesIntoAMissingDestApplyTheWholeTree) {
+  const auto outcome = apply_file_changes(
+      dest_.string(), {file("a.txt", "a\n"), file("b/c.txt", "c\n")}, {"a.txt"}, reader());
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"a.txt", "b", "b/c.txt"}));
+}
+
+TEST_F(FilesApplierTest, ChangesDoNotDeleteThroughASymlinkInDest) {
+  ASSERT_TRUE(apply({file("dir/a.txt", "a\n")}).ok);
+  fs::remove_all(dest_ / "dir");
+  fs::create_directory_symlink(outside_, dest_ / "dir");
+
+  const auto outcome = apply_file_changes(dest_.string(), {}, {"dir/keep.txt"}, reader());
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(read_text(outside_ / "keep.txt"), "outside\n");
+}
+
 TEST_F(FilesApplierTest, VerifyOnlyReportsDriftWithoutWriting) {
   const std::vector<TreeFile> tree = {file("a.txt", "a\n"), file("b.txt", "b\n"),
                                       file("c.txt", "c\n")};

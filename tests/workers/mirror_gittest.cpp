@@ -184,6 +184,45 @@ TEST_F(MirrorTest, ListFilesReportsKindsRelativePathsAndBlobIds) {
   EXPECT_TRUE(std::holds_alternative<GitError>(mirror.list_files(sha, "nope")));
 }
 
+TEST_F(MirrorTest, ChangedPathsListsOnlyWhatDiffersBetweenTwoTrees) {
+  repo_.write("app/same/a.txt", "same\n");
+  repo_.write("app/edit.txt", "v1\n");
+  repo_.write("app/mode.sh", "#!/bin/sh\n");
+  repo_.write("app/gone/x.txt", "x\n");
+  repo_.write("app/gone/deeper/y.txt", "y\n");
+  repo_.write("app/becomes_dir", "file\n");
+  repo_.write("elsewhere.txt", "outside the subtree\n");
+  const auto c1 = repo_.commit("c1");
+  repo_.write("app/edit.txt", "v2\n");
+  repo_.write("app/mode.sh", "#!/bin/sh\n", /*executable=*/true);
+  repo_.remove("app/gone");
+  repo_.remove("app/becomes_dir");
+  repo_.write("app/becomes_dir/inside.txt", "now a dir\n");
+  repo_.write("app/new/added.txt", "added\n");
+  repo_.write("elsewhere.txt", "changed outside\n");
+  const auto c2 = repo_.commit("c2");
+  repo_.push();
+  GitDaemon daemon(repo_.served_root());
+  Mirror mirror(repository(daemon.url("infra")), state_dir_.path());
+  ASSERT_EQ(tip_of(mirror.fetch(kTimeout)), c2);
+  const auto t1 = mirror.subtree_id(c1, "app");
+  const auto t2 = mirror.subtree_id(c2, "app");
+  ASSERT_TRUE(t1 && t2);
+
+  auto changed = mirror.changed_paths(*t1, *t2);
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(changed))
+      << std::get<GitError>(changed).message;
+  EXPECT_EQ(std::get<std::vector<std::string>>(changed),
+            (std::vector<std::string>{"becomes_dir", "becomes_dir/inside.txt", "edit.txt",
+                                      "gone/deeper/y.txt", "gone/x.txt", "mode.sh",
+                                      "new/added.txt"}));
+  // Symmetric: the way back (a rollback) touches the same paths.
+  EXPECT_EQ(std::get<std::vector<std::string>>(mirror.changed_paths(*t2, *t1)),
+            std::get<std::vector<std::string>>(changed));
+  EXPECT_TRUE(std::get<std::vector<std::string>>(mirror.changed_paths(*t2, *t2)).empty());
+  EXPECT_TRUE(std::holds_alternative<GitError>(mirror.changed_paths(std::string(40, 'a'), *t2)));
+}
+
 TEST_F(MirrorTest, ReadBlobReturnsContent) {
   repo_.write("a/config.yaml", "key: value\n");
   repo_.symlink("a/link", "config.yaml");

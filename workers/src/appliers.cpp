@@ -424,6 +424,38 @@ int chmod_at(int dir_fd, const std::string& name, mode_t mode) {
   return ::fchmod(fd.get(), mode) == 0 ? 0 : errno;
 }
 
+// Opens the existing directories root, parts[0], ... parts[count-1] without creating or
+// following anything; stops at the first that is missing (the result is then shorter).
+std::vector<Fd> open_existing(int root, const std::vector<std::string>& parts, std::size_t count) {
+  std::vector<Fd> chain;
+  chain.emplace_back(::dup(root));
+  for (std::size_t i = 0; i < count && chain.back().valid(); ++i) {
+    Fd next = open_dir_at(chain.back().get(), parts[i]);
+    if (!next.valid()) break;
+    chain.push_back(std::move(next));
+  }
+  return chain;
+}
+
+// Makes entry `name` of `dir_fd` what `file` says, given how it compared; nullopt or why not.
+std::optional<std::string> put_entry(int dir_fd, const std::string& name, const TreeFile& file,
+                                     EntryState state, const DesiredTree& tree,
+                                     const BlobReader& read_blob) {
+  int err = 0;
+  if (state == EntryState::mode_only) {
+    err = chmod_at(dir_fd, name, mode_for(file.kind));
+  } else if (file.kind == FileKind::symlink) {
+    err = write_symlink_at(dir_fd, name, tree.link_targets.at(file.path));
+  } else {
+    auto blob = read_blob(file.blob_id);
+    if (auto* git_error = std::get_if<GitError>(&blob))
+      return "cannot read blob " + file.blob_id + " for " + file.path + ": " + git_error->message;
+    err = write_file_at(dir_fd, name, std::get<std::string>(blob), mode_for(file.kind));
+  }
+  if (err != 0) return "cannot write " + file.path + ": " + errno_text(err);
+  return std::nullopt;
+}
+
 FilesOutcome fail(std::string error, FilesOutcome outcome = {}) {
   outcome.ok = false;
   outcome.error = std::move(error);
@@ -480,24 +512,57 @@ FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& f
     std::string error;
     Fd parent = open_parents(root.get(), parts, parts.size() - 1, error);
     if (!parent.valid()) return fail(error, outcome);
-    const std::string& name = parts.back();
-    int err = 0;
-    if (state == EntryState::mode_only) {
-      err = chmod_at(parent.get(), name, mode_for(file->kind));
-    } else if (file->kind == FileKind::symlink) {
-      err = write_symlink_at(parent.get(), name, tree.link_targets.at(path));
-    } else {
-      auto blob = read_blob(file->blob_id);
-      if (auto* git_error = std::get_if<GitError>(&blob)) {
-        return fail(
-            "cannot read blob " + file->blob_id + " for " + path + ": " + git_error->message,
-            outcome);
-      }
-      err = write_file_at(parent.get(), name, std::get<std::string>(blob), mode_for(file->kind));
-    }
-    if (err != 0) return fail("cannot write " + path + ": " + errno_text(err), outcome);
+    if (auto failed = put_entry(parent.get(), parts.back(), *file, state, tree, read_blob))
+      return fail(*failed, outcome);
     ++outcome.written;
   }
+  outcome.ok = true;
+  return outcome;
+}
+
+FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeFile>& files,
+                                const std::vector<std::string>& changed,
+                                const BlobReader& read_blob) {
+  Fd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return apply_files(dest, files, read_blob);
+  DesiredTree tree;
+  if (auto refused = build_desired(files, read_blob, tree)) return fail(*refused);
+
+  FilesOutcome outcome;
+  // Deletions, deepest first, so a directory is emptied before it is pruned.
+  for (auto it = changed.rbegin(); it != changed.rend(); ++it) {
+    const std::string& path = *it;
+    if (tree.files.contains(path) || tree.dirs.contains(path) || check_path(path)) continue;
+    const auto parts = split(path);
+    std::vector<Fd> chain = open_existing(root.get(), parts, parts.size() - 1);
+    if (chain.size() != parts.size()) continue;  // a parent is gone: so is the path
+    if (int err = remove_entry(chain.back().get(), parts.back(), false, outcome.removed))
+      return fail("cannot remove " + path + ": " + errno_text(err), outcome);
+    // Prune the directories this emptied that the tree no longer has.
+    for (std::size_t depth = parts.size() - 1; depth > 0; --depth) {
+      if (tree.dirs.contains(join(parts, depth))) break;
+      chain.pop_back();
+      if (::unlinkat(chain.back().get(), parts[depth - 1].c_str(), AT_REMOVEDIR) != 0) break;
+      ++outcome.removed;
+    }
+  }
+  for (const auto& path : changed) {
+    const auto wanted = tree.files.find(path);
+    if (wanted == tree.files.end()) continue;
+    const auto parts = split(path);
+    std::string error;
+    Fd parent = open_parents(root.get(), parts, parts.size() - 1, error);
+    if (!parent.valid()) return fail(error, outcome);
+    struct stat st {};
+    EntryState state = EntryState::wrong;
+    if (::fstatat(parent.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      state = compare_entry(parent.get(), parts.back(), st, *wanted->second, tree);
+    if (state == EntryState::right) continue;
+    if (auto failed = put_entry(parent.get(), parts.back(), *wanted->second, state, tree, read_blob))
+      return fail(*failed, outcome);
+    ++outcome.written;
+  }
+  outcome.unchanged = tree.files.size() - outcome.written;
   outcome.ok = true;
   return outcome;
 }

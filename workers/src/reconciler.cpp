@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/log.hpp"
@@ -194,14 +196,78 @@ struct RepositoryReconciler::Impl {
     return std::get<std::vector<TreeFile>>(std::move(files));
   }
 
-  // One attempt to bring `t` to `commit`.
+  // ---- what this host's `files` destinations hold ---------------------------------------
+  // `<state_dir>/applied/<repository>/<target>.json`: {dest, tree} written after a `files`
+  // apply succeeded and removed before one starts, so it only ever names a tree `dest` was
+  // made to hold completely. It lets the next apply touch only what changed since that tree.
+  // Anything else changed in `dest` meanwhile is drift, which the resync check finds.
+
+  fs::path applied_record(const Target& t) const {
+    return fs::path(worker().state_dir) / "applied" / repository.name / (t.name + ".json");
+  }
+
+  std::optional<std::string> applied_tree(const Target& t, const std::string& dest) const {
+    std::ifstream in(applied_record(t));
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text.str(), ec);
+    const auto* record = value.if_object();
+    if (ec || record == nullptr) return std::nullopt;
+    const auto* recorded_dest = record->if_contains("dest");
+    const auto* tree = record->if_contains("tree");
+    if (!recorded_dest || !tree || !recorded_dest->is_string() || !tree->is_string() ||
+        recorded_dest->get_string() != dest)
+      return std::nullopt;
+    return std::string(tree->get_string());
+  }
+
+  void forget_applied(const Target& t) {
+    std::error_code ec;
+    fs::remove(applied_record(t), ec);
+  }
+
+  void remember_applied(const Target& t, const std::string& dest, const std::string& tree) {
+    const auto path = applied_record(t);
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    const auto temp = path.string() + ".tmp";
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << boost::json::serialize(boost::json::object{{"dest", dest}, {"tree", tree}});
+      if (!out) return;  // no record: the next apply is a full one
+    }
+    fs::rename(temp, path, ec);
+  }
+
+  // Paths changed since what `dest` last held completely, or nullopt for a full apply.
+  std::optional<std::vector<std::string>> changes_since_applied(const Target& t,
+                                                                const std::string& dest,
+                                                                const std::string& tree) {
+    auto old_tree = applied_tree(t, dest);
+    if (!old_tree) return std::nullopt;
+    auto changed = mirror.changed_paths(*old_tree, tree);
+    if (auto* paths = std::get_if<std::vector<std::string>>(&changed)) return std::move(*paths);
+    return std::nullopt;
+  }
+
+  // One attempt to bring `t` to `commit`. `full`: compare all of a `files` destination with
+  // the tree (a drift correction), not only what changed since its last apply.
   Attempt apply_once(const Target& t, const std::string& commit, const std::string& before,
-                     std::stop_token stop) {
+                     bool full, std::stop_token stop) {
     auto listed = files_at(commit, t);
     if (auto* failed = std::get_if<Attempt>(&listed)) return *failed;
     const auto& files = std::get<std::vector<TreeFile>>(listed);
     if (const auto* files_apply = std::get_if<FilesApply>(&t.apply)) {
-      auto outcome = apply_files(files_apply->dest, files, blob_reader());
+      const std::string tree = mirror.subtree_id(commit, t.path).value_or("");
+      auto changed = full || tree.empty()
+                         ? std::nullopt
+                         : changes_since_applied(t, files_apply->dest, tree);
+      forget_applied(t);
+      auto outcome =
+          changed ? apply_file_changes(files_apply->dest, files, *changed, blob_reader())
+                  : apply_files(files_apply->dest, files, blob_reader());
+      if (outcome.ok && !tree.empty()) remember_applied(t, files_apply->dest, tree);
       if (!outcome.ok) {
         // Escapes are in the commit itself: no retry changes them.
         bool escape = outcome.error.find("escapes") != std::string::npos;
@@ -241,10 +307,10 @@ struct RepositoryReconciler::Impl {
 
   // Rule 5: retried with backoff up to max_attempts.
   Attempt apply_with_retries(const Target& t, const std::string& commit, const std::string& before,
-                             std::stop_token stop, unsigned& attempts) {
+                             bool full, std::stop_token stop, unsigned& attempts) {
     Attempt last;
     for (attempts = 1; attempts <= worker().max_attempts; ++attempts) {
-      last = apply_once(t, commit, before, stop);
+      last = apply_once(t, commit, before, full, stop);
       if (last.ok || !last.retryable || attempts == worker().max_attempts) break;
       log->warn("apply failed repository={} target={} attempt={} error=\"{}\"", repository.name,
                 t.name, attempts, last.message);
@@ -307,7 +373,7 @@ struct RepositoryReconciler::Impl {
         r.message = found + "; self_heal is off";
       } else {
         unsigned attempts = 0;
-        auto applied = apply_with_retries(t, tip, tip, stop, attempts);
+        auto applied = apply_with_retries(t, tip, tip, /*full=*/true, stop, attempts);
         r.attempt = attempts;
         r.status = applied.ok ? "drift_corrected" : "failed";
         r.message = found + (applied.ok ? "; corrected" : "; correction failed: " + applied.message);
@@ -337,7 +403,7 @@ struct RepositoryReconciler::Impl {
     auto started_at = now_timestamp();
     auto started = Clock::now();
     unsigned attempts = 0;
-    auto outcome = apply_with_retries(t, tip, event.before, stop, attempts);
+    auto outcome = apply_with_retries(t, tip, event.before, /*full=*/false, stop, attempts);
     auto elapsed = Clock::now() - started;
     context.metrics->histogram("gitopsd_apply_duration_seconds", "Time to apply a target",
                                {{"repository", repository.name}, {"target", t.name}})

@@ -42,6 +42,16 @@ std::string git_blob_id(std::string_view content);
 FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& files,
                          const BlobReader& read_blob, bool verify_only = false);
 
+// The incremental form of apply_files, for a `dest` that held the tree `changed` was computed
+// against (Mirror::changed_paths): only the paths in `changed` are looked at, so the cost
+// follows the change, not the tree. Deletions go first (emptied directories are removed),
+// then adds and changes; the same refusals as apply_files, checked on all of `files`. Drift
+// elsewhere in `dest` is left to the full apply_files of the resync check. Falls back to
+// apply_files when `dest` does not exist.
+FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeFile>& files,
+                                const std::vector<std::string>& changed,
+                                const BlobReader& read_blob);
+
 // Writes `files` into a fresh directory `dir` (for `exec`: a checkout of the subtree).
 FilesOutcome checkout_files(const std::string& dir, const std::vector<TreeFile>& files,
                             const BlobReader& read_blob);

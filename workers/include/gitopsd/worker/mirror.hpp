@@ -57,6 +57,13 @@ class Mirror {
   std::variant<std::vector<TreeFile>, GitError> list_files(const std::string& commit,
                                                            const std::string& path) const;
 
+  // Paths (relative to the subtree root, '/'-separated, sorted) of the blobs that differ
+  // between two trees given by object id: added, removed, or changed in content or mode.
+  // Subtrees with equal ids are not descended, so the cost follows the change, not the tree.
+  // An error when either tree is not in the mirror.
+  std::variant<std::vector<std::string>, GitError> changed_paths(const std::string& old_tree,
+                                                                 const std::string& new_tree) const;
+
   // Content of a blob.
   std::variant<std::string, GitError> read_blob(const std::string& blob_id) const;
 
