@@ -46,10 +46,25 @@ class PipelineTest : public ::testing::Test {
     targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
   }
 
-  std::string repository_yaml(const std::string& name, const std::string& match, const std::string& url) {
+  std::string repository_yaml(const std::string& name, const std::string& match, const std::string& url,
+                              const std::string& credentials = "") {
     return "  - name: " + name + "\n    provider: github\n    match: " + match + "\n    url: " + url +
-           "\n    branch: main\n    secrets: [{file: " + dir_.path() + "/secret}]\n    targets:\n" +
+           "\n    branch: main\n    secrets: [{file: " + dir_.path() + "/secret}]\n" +
+           (credentials.empty() ? "" : "    credentials: " + credentials + "\n") + "    targets:\n" +
            targets_yaml_;
+  }
+
+  // The first test's path (push, webhook, files, state) over another protocol.
+  void expect_push_applied() {
+    start();
+    ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
+    auto r = result(1);
+    EXPECT_EQ(r["status"], "applied") << r << worker_->log();
+    EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
+    TopicReader state(setup_.bootstrap, topics_[1]);
+    auto records = state.read(1, 30s);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(json::parse(records[0].value).at("commit"), repo_.rev_parse("HEAD").c_str());
   }
 
   void start() {
@@ -191,6 +206,24 @@ TEST_F(PipelineTest, SignedPushIsAppliedToTheFilesTarget) {
   EXPECT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
 }
 
+TEST_F(PipelineTest, SignedPushIsAppliedOverSmartHttpWithAToken) {
+  GitHttpServer http(repo_.served_root(), "pipeline-token");
+  dir_.write("token", "pipeline-token\n");
+  setup_.repositories_yaml = repository_yaml("infra", "acme/infra", http.url(repo_.name()),
+                                             "{token_file: " + dir_.path() + "/token}");
+  expect_push_applied();
+  EXPECT_EQ(worker_->log().find("pipeline-token"), std::string::npos);
+}
+
+TEST_F(PipelineTest, SignedPushIsAppliedOverSshWithAKeyAndKnownHosts) {
+  SshGitServer ssh;
+  if (ssh.skip_reason()) GTEST_SKIP() << *ssh.skip_reason();
+  setup_.repositories_yaml = repository_yaml(
+      "infra", "acme/infra", ssh.url(repo_.served_path()),
+      "{ssh_key_file: " + ssh.client_key() + ", known_hosts: " + ssh.known_hosts() + "}");
+  expect_push_applied();
+}
+
 TEST_F(PipelineTest, OlderEventAfterANewerOneDoesNotMoveBackwards) {
   start();
   auto first = repo_.rev_parse("HEAD");
@@ -269,6 +302,47 @@ TEST_F(PipelineTest, SymlinkEscapingDestIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(r["status"], "failed") << r;
   EXPECT_NE(std::string(r["message"].as_string()).find("escapes"), std::string::npos) << r;
   EXPECT_FALSE(fs::exists(dest_));
+}
+
+TEST_F(PipelineTest, RefusedEventsAreDeadLetteredOnceAndDoNotBlockThePartition) {
+  start();
+  const auto first = repo_.rev_parse("HEAD");
+  json::object ghost{{"schema", "gitopsd.event.v1"}, {"event_id", "6f1c0a52-6b53-4c3e-9d1e-0f7f3c1a2b3c"},
+                     {"provider", "github"}, {"delivery_id", "d-ghost"},
+                     {"received_at", "2026-11-23T13:00:00.123Z"}, {"repository", "ghost"},
+                     {"full_name", "acme/ghost"}, {"clone_url", "https://example.com/ghost.git"},
+                     {"branch", "main"}, {"kind", "push"}, {"before", kZeroSha},
+                     {"after", first}, {"forced", false}, {"sender", "octocat"},
+                     {"merge_request", nullptr}};
+  produce_record(setup_.bootstrap, setup_.events_topic, "infra", json::serialize(ghost));
+  TopicReader dlq(setup_.bootstrap, topics_[2]);
+  ASSERT_EQ(dlq.read(1, 30s).size(), 1u) << worker_->log();
+  worker_->signal(SIGTERM);
+  ASSERT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
+
+  // A valid event and, right behind it, a malformed one: consumed together, the malformed one
+  // is refused while the valid one waits for its batch.
+  ASSERT_EQ(webhook(kZeroSha, first).status, 202);
+  produce_record(setup_.bootstrap, setup_.events_topic, "infra", "{not json");
+  start_worker();
+  EXPECT_EQ(result(1)["status"], "applied");
+  auto letters = dlq.read(2, 30s);
+  ASSERT_EQ(letters.size(), 2u) << worker_->log();
+  EXPECT_NE(letters[0].value.find("unknown repository 'ghost'"), std::string::npos) << letters[0].value;
+  EXPECT_NE(letters[1].value.find("malformed event"), std::string::npos) << letters[1].value;
+
+  // Restarted before any other event: both refusals were committed, so neither comes back,
+  // and the next event flows.
+  worker_->signal(SIGTERM);
+  ASSERT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
+  start_worker();
+  repo_.write("web/index.html", "<h1>v2</h1>\n");
+  repo_.commit("second");
+  repo_.push();
+  ASSERT_EQ(webhook(first, repo_.rev_parse("HEAD")).status, 202);
+  EXPECT_EQ(result(2)["status"], "applied") << worker_->log();
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
+  EXPECT_EQ(dlq.read(3, 2s).size(), 2u) << worker_->log();
 }
 
 TEST_F(PipelineTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {

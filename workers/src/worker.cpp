@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -101,7 +102,10 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   std::mutex assignment_mutex;  // `assigned` is read by the resync thread
   std::set<std::int32_t> assigned;
-  std::map<std::int32_t, std::vector<std::pair<std::int64_t, Event>>> waiting;
+  // Per partition, the consumed events not yet dispatched, with their offsets. A refused
+  // event (already dead-lettered) stays in line as nullopt, so its offset is committed with
+  // the batch around it and never before an earlier event's.
+  std::map<std::int32_t, std::vector<std::pair<std::int64_t, std::optional<Event>>>> waiting;
   std::map<std::int32_t, Clock::time_point> waiting_since;
   std::map<std::int32_t, std::unique_ptr<Batch>> batches;
   std::stop_source batch_stop;  // stops running applies once the shutdown grace has passed
@@ -187,12 +191,15 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       // Never blocks the partition: dead-lettered and committed past.
       log->warn("event refused partition={} offset={} reason=\"{}\"", m.partition(), m.offset(), refusal);
       dead_letter_raw(key, raw, refusal);
-      if (!batches.contains(m.partition()) && !waiting.contains(m.partition()))
+      if (!batches.contains(m.partition()) && !waiting.contains(m.partition())) {
         store_offset(m.partition(), m.offset() + 1);
-      return;
+        return;
+      }
     }
     if (!waiting.contains(m.partition())) waiting_since[m.partition()] = Clock::now();
-    waiting[m.partition()].emplace_back(m.offset(), std::get<Event>(std::move(parsed)));
+    std::optional<Event> event;
+    if (refusal.empty()) event = std::get<Event>(std::move(parsed));
+    waiting[m.partition()].emplace_back(m.offset(), std::move(event));
   }
 
   void dispatch(std::int32_t partition) {
@@ -209,7 +216,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     Batch* b = batch.get();
     batch->thread = std::jthread([this, b, events = std::move(events), stop = batch_stop.get_token()] {
       std::map<std::string, std::vector<Event>> by_repository;
-      for (const auto& [offset, event] : events) by_repository[event.repository].push_back(event);
+      for (const auto& [offset, event] : events)
+        if (event) by_repository[event->repository].push_back(*event);
       bool ok = true;
       for (auto& [name, repo_events] : by_repository) {
         log->info("reconcile repository={} events={} partition={}", name, repo_events.size(), b->partition);
