@@ -586,6 +586,75 @@ TEST_F(RunCommandTest, StopTokenKillsTheCommand) {
   EXPECT_LT(result.duration, std::chrono::seconds(10));
 }
 
+// A process group like the one a SIGKILLed worker leaves behind: `script` run by /bin/sh in a
+// group of its own, recorded in `group_file` as run_command records its own.
+pid_t start_leftover_group(const std::string& script, const fs::path& group_file) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here: the group must exist before the record is written
+  std::string stat;
+  wait_until([&] {
+    stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    return !stat.empty();
+  }, std::chrono::seconds(5));
+  std::istringstream fields(stat.substr(stat.rfind(')') + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) fields >> field;  // field 22: start time
+  write_text(group_file, std::to_string(pid) + " " + field + "\n");
+  return pid;
+}
+
+TEST_F(RunCommandTest, WaitsForTheCommandALostWorkerLeftRunningBeforeStarting) {
+  const auto runs = root_.path() / "runs";
+  const auto group_file = root_.path() / "group";
+  const pid_t leftover = start_leftover_group(
+      "echo old-start >> " + runs.string() + "; sleep 1; echo old-end >> " + runs.string(), group_file);
+  auto next = spec({"/bin/sh", "-c", "echo new >> " + runs.string()});
+  next.group_file = group_file.string();
+
+  const auto result = run_command(next);
+
+  ASSERT_EQ(result.exit_code, 0) << result.error;
+  EXPECT_EQ(read_text(runs), "old-start\nold-end\nnew\n");
+  EXPECT_FALSE(fs::exists(group_file));
+  ::waitpid(leftover, nullptr, 0);
+}
+
+TEST_F(RunCommandTest, KillsTheCommandALostWorkerLeftRunningOnceTheTimeoutPasses) {
+  const auto runs = root_.path() / "runs";
+  const auto group_file = root_.path() / "group";
+  const pid_t leftover = start_leftover_group("sleep 60; echo old >> " + runs.string(), group_file);
+  auto next = spec({"/bin/sh", "-c", "echo new >> " + runs.string()});
+  next.group_file = group_file.string();
+  next.timeout = std::chrono::seconds(1);
+
+  const auto result = run_command(next);
+
+  ASSERT_EQ(result.exit_code, 0) << result.error;
+  EXPECT_EQ(read_text(runs), "new\n");
+  int status = 0;
+  ASSERT_EQ(::waitpid(leftover, &status, 0), leftover);
+  EXPECT_TRUE(WIFSIGNALED(status));
+}
+
+TEST_F(RunCommandTest, RecordsItsGroupWhileRunningAndIgnoresAStaleRecord) {
+  const auto group_file = root_.path() / "group";
+  write_text(group_file, "999999 12345\n");  // a group long gone
+  auto command = spec({"/bin/sh", "-c", "cat " + group_file.string()});
+  command.group_file = group_file.string();
+
+  const auto result = run_command(command);
+
+  ASSERT_EQ(result.exit_code, 0) << result.error;
+  EXPECT_THAT(result.output_tail, Not(HasSubstr("999999")));
+  EXPECT_THAT(result.output_tail, ::testing::MatchesRegex("[0-9]+ [0-9]+\n"));
+  EXPECT_FALSE(fs::exists(group_file));
+}
+
 TEST_F(RunCommandTest, ReportsCommandNotFound) {
   const auto by_name = run_command(spec({"gitopsd-no-such-command"}));
   EXPECT_FALSE(by_name.started);

@@ -114,14 +114,14 @@ class PipelineTest : public ::testing::Test {
     return found;
   }
 
-  // An `exec` target whose apply records its start in `marker`, runs `seconds`, then records
-  // its end in `done` (appending, so a second run shows; or overwriting, when a command left
-  // running by a SIGKILLed worker may finish too). Starts gitopsd, sends the webhook and
-  // returns the commit once the apply is running.
-  std::string start_slow_exec_apply(int seconds, bool append_done) {
+  // An `exec` target whose apply appends "start <commit>" to `marker`, runs `seconds`, appends
+  // "end <commit>" to it and its commit to `done`. Starts gitopsd, sends the webhook and returns
+  // the commit once the apply is running.
+  std::string start_slow_exec_apply(int seconds) {
     targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
-    repo_.write("web/run.sh", "echo $GITOPSD_COMMIT >> " + marker_ + "\nsleep " + std::to_string(seconds) +
-                                  "\necho $GITOPSD_COMMIT " + (append_done ? ">> " : "> ") + done_ + "\n");
+    repo_.write("web/run.sh", "echo start $GITOPSD_COMMIT >> " + marker_ + "\nsleep " + std::to_string(seconds) +
+                                  "\necho end $GITOPSD_COMMIT >> " + marker_ + "\necho $GITOPSD_COMMIT >> " +
+                                  done_ + "\n");
     repo_.commit("slow");
     repo_.push();
     auto slow = repo_.rev_parse("HEAD");
@@ -408,7 +408,8 @@ TEST_F(PipelineTest, GitHostBackWithinTheRetriesIsApplied) {
 }
 
 TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
-  auto slow = start_slow_exec_apply(3, /*append_done=*/false);
+  // Long enough to outlast the restarted worker's wait for the dead member's session to end.
+  auto slow = start_slow_exec_apply(12);
   ASSERT_FALSE(HasFailure());
   worker_->signal(SIGKILL);
   worker_->wait(10s);
@@ -416,7 +417,11 @@ TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
   start_worker();
   auto r = result(1);
   EXPECT_EQ(r["status"], "applied") << r << worker_->log();
-  EXPECT_EQ(read_file(done_), slow + "\n");
+  // The command the killed worker left running finished before the new worker ran its own:
+  // never two at once on one target.
+  EXPECT_EQ(read_file(marker_), "start " + slow + "\nend " + slow + "\nstart " + slow + "\nend " + slow + "\n");
+  EXPECT_EQ(read_file(done_), slow + "\n" + slow + "\n");
+  EXPECT_NE(worker_->log().find("left running by a previous worker"), std::string::npos) << worker_->log();
 }
 
 TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
@@ -440,7 +445,7 @@ TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
 }
 
 TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
-  auto slow = start_slow_exec_apply(2, /*append_done=*/true);
+  auto slow = start_slow_exec_apply(2);
   ASSERT_FALSE(HasFailure());
   worker_->signal(SIGTERM);
   EXPECT_EQ(worker_->wait(30s), std::optional<int>(0)) << worker_->log();

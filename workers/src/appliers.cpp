@@ -21,10 +21,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <utility>
+
+#include "gitopsd/log.hpp"
 
 namespace gitopsd::worker {
 namespace {
@@ -637,6 +643,84 @@ struct SpawnResources {
   SpawnResources& operator=(const SpawnResources&) = delete;
 };
 
+// The fields of /proc/<pid>/stat after the command name (which may hold spaces and ')'), so
+// fields()[0] is field 3 (state), [2] field 5 (process group), [19] field 22 (start time).
+std::vector<std::string> proc_stat_fields(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string text;
+  std::getline(in, text);
+  std::vector<std::string> fields;
+  const auto comm_end = text.rfind(')');
+  if (comm_end == std::string::npos) return fields;
+  std::istringstream rest(text.substr(comm_end + 1));
+  for (std::string field; fields.size() < 20 && rest >> field;) fields.push_back(field);
+  return fields;
+}
+
+// When the process started (clock ticks since boot): with the pid it names one process for
+// good, even after the pid number is reused.
+std::optional<std::string> process_start_time(pid_t pid) {
+  auto fields = proc_stat_fields(std::to_string(pid));
+  if (fields.size() < 20) return std::nullopt;
+  return fields[19];
+}
+
+// True while a member of the recorded group lives (zombies do not count: nobody may be
+// reaping them, e.g. a worker that is a container's init). Linux does not hand out a pid that
+// is still some group's id, so while members remain the number is still that group; its
+// leader, if present, must be the recorded one.
+bool group_alive(pid_t pgid, const std::string& start) {
+  const auto leader = proc_stat_fields(std::to_string(pgid));
+  if (leader.size() >= 20 && leader[19] != start) return false;
+  const std::string group = std::to_string(pgid);
+  Fd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!proc.valid()) return ::kill(-pgid, 0) == 0;
+  for (const auto& name : list_dir(proc.get())) {
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto fields = proc_stat_fields(name);
+    if (fields.size() >= 3 && fields[2] == group && fields[0] != "Z" && fields[0] != "X")
+      return true;
+  }
+  return false;
+}
+
+// Waits for (then kills) a process group left running by a worker that died; see
+// CommandSpec::group_file.
+void settle_leftover_group(const std::string& group_file, std::chrono::milliseconds timeout,
+                           std::stop_token stop) {
+  long pgid = 0;
+  std::string start;
+  {
+    std::ifstream in(group_file);
+    if (!(in >> pgid >> start) || pgid <= 1) return;
+  }
+  const auto group = static_cast<pid_t>(pgid);
+  if (group_alive(group, start)) {
+    auto log = logger("apply");
+    log->warn("a command left running by a previous worker is still running process_group={} "
+              "record={}: waiting for it (at most apply_timeout) before starting another",
+              pgid, group_file);
+    const auto deadline = Clock::now() + timeout;
+    while (group_alive(group, start) && Clock::now() < deadline && !stop.stop_requested())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (group_alive(group, start)) {
+      log->warn("killing the leftover command process_group={}", pgid);
+      ::kill(-group, SIGTERM);
+      const auto term_deadline = Clock::now() + kTermGrace;
+      while (group_alive(group, start) && Clock::now() < term_deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (group_alive(group, start)) ::kill(-group, SIGKILL);
+    }
+  }
+  ::unlink(group_file.c_str());
+}
+
+void record_group(const std::string& group_file, pid_t pgid) {
+  const auto start = process_start_time(pgid);
+  if (!start) return;
+  std::ofstream(group_file, std::ios::trunc) << pgid << " " << *start << "\n";
+}
+
 }  // namespace
 
 CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
@@ -696,6 +780,7 @@ CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
+  if (!spec.group_file.empty()) settle_leftover_group(spec.group_file, spec.timeout, stop);
   const auto started_at = Clock::now();
   pid_t pid = 0;
   const int spawn_error = ::posix_spawn(&pid, executable->c_str(), &spawn.actions, &spawn.attr,
@@ -707,6 +792,7 @@ CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   }
   result.started = true;
   const pid_t pgid = pid;
+  if (!spec.group_file.empty()) record_group(spec.group_file, pgid);
 
   // A pidfd says when the leader exits even if its children hold the pipe open; without one
   // (old kernel) the loop checks every 50 ms.
@@ -797,6 +883,7 @@ CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (!spec.group_file.empty()) ::unlink(spec.group_file.c_str());
   result.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at);
   if (WIFEXITED(status)) {

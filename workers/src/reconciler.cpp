@@ -166,10 +166,18 @@ struct RepositoryReconciler::Impl {
                                 {"GITOPSD_BEFORE", before}});
   }
 
-  Attempt run(const std::vector<std::string>& argv, const std::string& dir,
+  // Where the process group of a target's running command is recorded (CommandSpec::group_file).
+  std::string group_file(const Target& t) const {
+    auto dir = fs::path(worker().state_dir) / "running" / repository.name;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    return (dir / t.name).string();
+  }
+
+  Attempt run(const Target& t, const std::vector<std::string>& argv, const std::string& dir,
               std::map<std::string, std::string> env, std::stop_token stop) {
     CommandSpec spec{.argv = argv, .working_dir = dir, .env = std::move(env),
-                     .timeout = worker().apply_timeout};
+                     .timeout = worker().apply_timeout, .group_file = group_file(t)};
     auto r = run_command(spec, stop);
     Attempt a{.output_tail = r.output_tail};
     if (!r.started) {
@@ -278,7 +286,7 @@ struct RepositoryReconciler::Impl {
                               std::to_string(outcome.removed) + " removed, " +
                               std::to_string(outcome.unchanged) + " unchanged"};
       if (!files_apply->after.empty() && outcome.written + outcome.removed > 0) {
-        auto after = run(files_apply->after, files_apply->dest, environment(t, commit, before), stop);
+        auto after = run(t, files_apply->after, files_apply->dest, environment(t, commit, before), stop);
         if (!after.ok) after.message = "files written; after: " + after.message;
         after.message = after.ok ? done.message : after.message;
         return after;
@@ -288,7 +296,7 @@ struct RepositoryReconciler::Impl {
     const auto& exec = std::get<ExecApply>(t.apply);
     auto dir = checkout(t, commit, files);
     if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
-    return run(exec.command, std::get<std::string>(dir), environment(t, commit, before), stop);
+    return run(t, exec.command, std::get<std::string>(dir), environment(t, commit, before), stop);
   }
 
   std::variant<std::string, Attempt> checkout(const Target& t, const std::string& commit,
@@ -338,7 +346,8 @@ struct RepositoryReconciler::Impl {
     auto dir = checkout(t, commit, files);
     if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
     CommandSpec spec{.argv = exec.diff, .working_dir = std::get<std::string>(dir),
-                     .env = environment(t, commit, commit), .timeout = worker().apply_timeout};
+                     .env = environment(t, commit, commit), .timeout = worker().apply_timeout,
+                     .group_file = group_file(t)};
     auto r = run_command(spec, stop);
     if (r.started && !r.timed_out && r.exit_code == 0) return std::monostate{};
     if (r.started && !r.timed_out && r.signal == 0 &&

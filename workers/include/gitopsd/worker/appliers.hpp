@@ -73,6 +73,11 @@ struct CommandSpec {
   std::map<std::string, std::string> env;  // the whole environment (no inheritance)
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::size_t tail_bytes = 8192;
+  // When set, the command's process group is recorded in this file while it runs. A group
+  // recorded there by a worker that died (SIGKILL, crash: its commands outlive it) is waited
+  // for, up to `timeout`, then killed, before this command starts: one target never has two
+  // commands running at once.
+  std::string group_file;
 };
 
 // Runs a command in its own process group, without a shell. On timeout or stop the whole
