@@ -79,7 +79,7 @@ class PipelineTest : public ::testing::Test {
                        ", state: " + topics_[1] + ", dlq: " + topics_[2] +
                        "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}");
     config += "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir_.path() +
-              "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
+              "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(worker_admin_port_) +
               "\"\n  resync_interval: " + resync_ + "\n  max_attempts: " + std::to_string(max_attempts_) +
               "\n  apply_timeout: " + apply_timeout_ + "\n";
     worker_config_ = dir_.write("worker.yaml", config);
@@ -165,6 +165,7 @@ class PipelineTest : public ::testing::Test {
   std::string apply_timeout_ = "10m";
   int max_attempts_ = 2;
   std::string worker_config_;
+  int worker_admin_port_ = free_port();
   std::size_t seen_ = 0;
   std::string marker_ = dir_.path() + "/started";
   std::string done_ = dir_.path() + "/done";
@@ -271,6 +272,25 @@ TEST_F(PipelineTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   EXPECT_FALSE(fs::exists(dest_ + "/extra.txt"));
   EXPECT_TRUE(fs::exists(dest_ + "/app.sh"));
+
+  // What an operator's Prometheus sees on the worker's admin port.
+  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/healthz", {}, "").status, 200);
+  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/readyz", {}, "").status, 200);
+  std::string metrics;
+  for (const char* line :
+       {"gitopsd_applies_total{repository=\"infra\",target=\"web\",status=\"applied\"} 1",
+        "gitopsd_drift_found_total{repository=\"infra\",target=\"web\"} 1",
+        "gitopsd_drift_corrected_total{repository=\"infra\",target=\"web\"} 1",
+        "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 1",
+        "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}",
+        "gitopsd_consumer_lag{partition=\"0\"}"})
+    EXPECT_TRUE(wait_until(  // the lag gauge is refreshed every 5 s
+        [&] {
+          metrics = http_request(worker_admin_port_, "GET", "/metrics", {}, "").body;
+          return metrics.find(line) != std::string::npos;
+        },
+        10s, 100ms))
+        << line << "\n" << metrics;
 }
 
 TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
