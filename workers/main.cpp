@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
                                      "Applies events from Kafka to the configured targets.");
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   const auto& options = std::get<DaemonOptions>(parsed);
-  auto config = load_config_or_report(options.config_path);
+  auto config = load_config_or_report(options.config_path, BrokerUse::cluster);
   if (!config) return kExitBadConfig;
   if (options.check_config) {
     std::cout << options.config_path << ": ok (" << config->repositories.size() << " repositories)\n";

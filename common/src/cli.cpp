@@ -46,9 +46,9 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
   return options;
 }
 
-std::optional<Config> load_config_or_report(const std::string& path) {
+std::optional<Config> load_config_or_report(const std::string& path, BrokerUse use) {
   try {
-    return load_config(path);
+    return load_config(path, use);
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return std::nullopt;

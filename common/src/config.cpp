@@ -136,7 +136,7 @@ struct Field {
 
 class Parser {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  Parser(std::string file, BrokerUse use) : file_(std::move(file)), use_(use) {}
 
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
     const int line = mark.is_null() ? 1 : mark.line + 1;
@@ -301,6 +301,7 @@ class Parser {
 
   ListenAddress listen(const Field& f) const;
   KafkaConfig kafka(const Field& f) const;
+  void brokers_usable(const Field& f, const std::string& brokers) const;
   ReceiverConfig receiver(const Field& f) const;
   WorkerConfig worker(const Field& f) const;
   Repository repository(const Field& f, std::set<std::string>& names) const;
@@ -310,6 +311,7 @@ class Parser {
   std::variant<FilesApply, ExecApply> apply(const Field& f) const;
 
   std::string file_;
+  BrokerUse use_;
 };
 
 ListenAddress Parser::listen(const Field& f) const {
@@ -337,7 +339,12 @@ KafkaConfig Parser::kafka(const Field& f) const {
   const Map m(*this, f);
   m.only({"brokers", "topics", "properties"});
   KafkaConfig c;
-  if (auto v = m.get("brokers")) c.brokers = text(*v);
+  if (auto v = m.get("brokers")) {
+    c.brokers = text(*v);
+    brokers_usable(*v, c.brokers);
+  } else if (use_ == BrokerUse::embedded) {
+    fail(f, "missing required key 'brokers': gitopsctl dev needs 'brokers: embedded'");
+  }
   if (auto v = m.get("topics")) {
     const Map topics(*this, *v);
     topics.only({"events", "results", "state", "dlq"});
@@ -359,6 +366,21 @@ KafkaConfig Parser::kafka(const Field& f) const {
     }
   }
   return c;
+}
+
+// The daemons cannot start a broker, and `gitopsctl dev` runs only on the one it starts: each is
+// told at the brokers key which program the file is for instead.
+void Parser::brokers_usable(const Field& f, const std::string& brokers) const {
+  const bool embedded = brokers == kEmbeddedBrokers;
+  if (use_ == BrokerUse::cluster && embedded) {
+    fail(f, "'embedded' is only for `gitopsctl dev`, which runs a broker in its own process; "
+            "this program needs a Kafka cluster (\"host:port,...\"). To try this file, run: "
+            "gitopsctl dev --config " + file_);
+  }
+  if (use_ == BrokerUse::embedded && !embedded) {
+    fail(f, "`gitopsctl dev` runs its own broker and needs 'embedded', got '" + brokers +
+                "'; run gitopsd-receiver and gitopsd-worker against that cluster instead");
+  }
 }
 
 ReceiverConfig Parser::receiver(const Field& f) const {
@@ -522,11 +544,23 @@ Repository Parser::repository(const Field& f, std::set<std::string>& names) cons
 Config Parser::config(const YAML::Node& root) const {
   Config c;
   c.path = file_;
-  if (root.IsNull()) return c;  // an empty file: all defaults
   const Field top{root, "", root.Mark()};
+  const auto no_kafka = [&] {
+    if (use_ == BrokerUse::embedded) {
+      fail(top, "missing required key 'kafka': gitopsctl dev needs 'kafka: {brokers: embedded}'");
+    }
+  };
+  if (root.IsNull()) {  // an empty file: all defaults
+    no_kafka();
+    return c;
+  }
   const Map m(*this, top);
   m.only({"kafka", "receiver", "worker", "repositories"});
-  if (auto v = m.get("kafka")) c.kafka = kafka(*v);
+  if (auto v = m.get("kafka")) {
+    c.kafka = kafka(*v);
+  } else {
+    no_kafka();
+  }
   if (auto v = m.get("receiver")) c.receiver = receiver(*v);
   if (auto v = m.get("worker")) c.worker = worker(*v);
   if (auto v = m.get("repositories")) {
@@ -549,8 +583,8 @@ Config Parser::config(const YAML::Node& root) const {
 
 }  // namespace
 
-Config parse_config(const std::string& yaml_text, const std::string& name) {
-  const Parser parser(name);
+Config parse_config(const std::string& yaml_text, const std::string& name, BrokerUse use) {
+  const Parser parser(name, use);
   const std::vector<YAML::Node> documents = [&] {
     try {
       return YAML::LoadAll(yaml_text);
@@ -562,12 +596,12 @@ Config parse_config(const std::string& yaml_text, const std::string& name) {
   return parser.config(documents.empty() ? YAML::Node() : documents.front());
 }
 
-Config load_config(const std::string& path) {
+Config load_config(const std::string& path, BrokerUse use) {
   std::string text;
   if (const std::string error = read_file(path, text); !error.empty()) {
     throw ConfigError(path + ": cannot read: " + error);
   }
-  return parse_config(text, path);
+  return parse_config(text, path, use);
 }
 
 }  // namespace gitopsd

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 namespace gitopsd {
 namespace {
@@ -302,6 +303,39 @@ TEST_F(ConfigTest, RejectsDuplicateKey) {
 TEST_F(ConfigTest, RejectsMappingWhereStringExpected) {
   expect_error("kafka:\n  brokers: {host: localhost}\n", "2:12",
                "kafka.brokers: expected a string, got a mapping");
+}
+
+TEST_F(ConfigTest, RefusesEmbeddedBrokersWhereAClusterIsNeeded) {
+  const std::string path = write("gitopsd.yaml", "kafka:\n  brokers: embedded\n");
+  EXPECT_EQ(load_config(path).kafka.brokers, "embedded");
+  EXPECT_EQ(load_config(path, BrokerUse::embedded).kafka.brokers, "embedded");
+  try {
+    load_config(path, BrokerUse::cluster);
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), StartsWith(path + ":2:12: kafka.brokers: 'embedded' is only for"));
+    EXPECT_THAT(e.what(), HasSubstr("run: gitopsctl dev --config " + path));
+  }
+}
+
+TEST_F(ConfigTest, DevRefusesAnyBrokersButEmbedded) {
+  for (const auto& [yaml, line_column, message] :
+       {std::tuple{"kafka:\n  brokers: \"localhost:9092\"\n", "2:12",
+                   "kafka.brokers: `gitopsctl dev` runs its own broker and needs 'embedded', "
+                   "got 'localhost:9092'"},
+        std::tuple{"kafka:\n  topics: {events: e}\n", "2:3", "kafka: missing required key 'brokers'"},
+        std::tuple{"worker:\n  max_attempts: 3\n", "1:1", "missing required key 'kafka'"},
+        std::tuple{"", "1:1", "missing required key 'kafka'"}}) {
+    const std::string path = write("gitopsd.yaml", yaml);
+    try {
+      load_config(path, BrokerUse::embedded);
+      ADD_FAILURE() << "no ConfigError for:\n" << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), StartsWith(path + ":" + line_column + ": ")) << yaml;
+      EXPECT_THAT(e.what(), HasSubstr(message)) << yaml;
+    }
+    EXPECT_NO_THROW(load_config(path, BrokerUse::cluster)) << yaml;
+  }
 }
 
 TEST_F(ConfigTest, RejectsNonMappingDocument) {

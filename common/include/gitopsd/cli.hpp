@@ -21,9 +21,11 @@ struct DaemonOptions {
 std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, const char* name,
                                                       const char* summary);
 
-// Loads the config; on error prints "file:line:column: message" to stderr and returns
-// nullopt (the caller exits 2, the documented code for a bad config).
-std::optional<Config> load_config_or_report(const std::string& path);
+// Loads the config (kafka.brokers checked against `use`, see load_config); on error prints
+// "file:line:column: message" to stderr and returns nullopt (the caller exits 2, the documented
+// code for a bad config).
+std::optional<Config> load_config_or_report(const std::string& path,
+                                            BrokerUse use = BrokerUse::any);
 
 inline constexpr int kExitBadConfig = 2;
 

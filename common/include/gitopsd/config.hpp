@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -39,8 +40,15 @@ struct KafkaTopics {
   std::string dlq = "gitopsd.dlq";
 };
 
+// kafka.brokers value that makes `gitopsctl dev` start a broker inside its own process.
+inline constexpr std::string_view kEmbeddedBrokers = "embedded";
+
+// Which kafka.brokers a program can run on: the daemons need a real cluster, `gitopsctl dev`
+// only its embedded broker, and tools that just read the file take either.
+enum class BrokerUse { any, cluster, embedded };
+
 struct KafkaConfig {
-  std::string brokers = "localhost:9092";  // librdkafka bootstrap list, or "embedded" (gitopsctl dev)
+  std::string brokers = "localhost:9092";  // librdkafka bootstrap list, or kEmbeddedBrokers
   KafkaTopics topics;
   std::map<std::string, std::string> properties;  // passed verbatim to librdkafka
 };
@@ -125,9 +133,11 @@ struct Config {
 // Reads and validates the whole file: unknown keys, wrong types, missing required keys,
 // duplicate names and unreadable secrets throw ConfigError. Secrets from `file` are read
 // whole with one trailing newline removed; from `env` the variable must be set and non-empty.
-Config load_config(const std::string& path);
+// kafka.brokers is checked against `use` (a mismatch is a ConfigError at the brokers key).
+Config load_config(const std::string& path, BrokerUse use = BrokerUse::any);
 // Same, from YAML text; `name` stands for the file name in error messages.
-Config parse_config(const std::string& yaml_text, const std::string& name);
+Config parse_config(const std::string& yaml_text, const std::string& name,
+                    BrokerUse use = BrokerUse::any);
 
 // "90s", "10m", "1h", "250ms", "1h30m"; throws std::invalid_argument.
 Duration parse_duration(std::string_view text);
