@@ -5,6 +5,7 @@
 
 #include "gitopsd/cli.hpp"
 #include "gitopsd/config.hpp"
+#include "gitopsd/ctl/dev.hpp"
 #include "gitopsd/ctl/sign.hpp"
 
 namespace {
@@ -16,6 +17,12 @@ constexpr const char* kUsage =
     "\n"
     "  check-config [--config PATH]\n"
     "      validate a configuration file (exit 0 valid, 2 invalid)\n"
+    "  dev [--config PATH] [--log-level LEVEL]\n"
+    "      try gitopsd on this machine: an embedded Kafka broker (in memory), the receiver and\n"
+    "      a worker in this one process, on a config whose kafka.brokers is \"embedded\"\n"
+    "      (default deploy/examples/dev.yaml, whose repository and secret\n"
+    "      scripts/quickstart.sh creates); prints how to push a change and send its webhook,\n"
+    "      logs to stderr, runs until SIGINT/SIGTERM (exit 0; 2 for a config it cannot use)\n"
     "  sign --secret-file F --provider github|gitlab|gitea [--event E] [--delivery ID]\n"
     "       [--send URL] FILE\n"
     "      print the headers a Git host would send with the JSON body in FILE, signed with the\n"
@@ -49,6 +56,19 @@ int check_config(int argc, char** argv) {
   if (!config) return kExitBadConfig;
   std::cout << path << ": ok (" << config->repositories.size() << " repositories)\n";
   return 0;
+}
+
+int dev(int argc, char** argv) {
+  ctl::DevOptions options;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if ((arg == "--config" || arg == "--log-level") && i + 1 < argc) {
+      (arg == "--config" ? options.config_path : options.log_level) = argv[++i];
+    } else {
+      return usage_error("dev: unknown argument '" + std::string(arg) + "'");
+    }
+  }
+  return ctl::run_dev(options, std::cout);
 }
 
 int sign(int argc, char** argv) {
@@ -116,5 +136,6 @@ int main(int argc, char** argv) {
   }
   if (command == "check-config") return check_config(argc - 2, argv + 2);
   if (command == "sign") return sign(argc - 2, argv + 2);
+  if (command == "dev") return dev(argc - 2, argv + 2);
   return usage_error("unknown command '" + std::string(command) + "'");
 }
