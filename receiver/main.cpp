@@ -29,8 +29,7 @@ int main(int argc, char** argv) {
   init_logging(options.log_level);
   auto log = logger("receiver");
   try {
-    unsigned threads = config->receiver.threads ? config->receiver.threads
-                                                : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = receiver::io_threads(config->receiver);
     boost::asio::io_context io(static_cast<int>(threads));
     Metrics metrics;
     KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);

@@ -28,13 +28,8 @@ int main(int argc, char** argv) {
   init_logging(options.log_level);
   auto log = logger("worker");
 
-  // SIGTERM/SIGINT are taken by a thread of their own (sigwait), before any other thread
-  // starts, so every thread inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT are taken by a thread of their own (sigwait).
+  const sigset_t signals = block_stop_signals();
   try {
     worker::init_libgit2();
     Metrics metrics;

@@ -231,22 +231,15 @@ int run_dev(const DevOptions& options, std::ostream& out) {
   init_logging(options.log_level);
   auto log = logger("dev");
 
-  // SIGTERM/SIGINT are taken by this thread (sigwait below); blocked before any other thread
-  // starts, so every thread inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT are taken by this thread (sigwait below).
+  const sigset_t signals = block_stop_signals();
   try {
     EmbeddedBroker broker(config->kafka.topics);
     config->kafka.brokers = broker.bootstrap();
     worker::init_libgit2();
 
     // The receiver as gitopsd-receiver runs it: webhook and admin listeners on one io_context.
-    const unsigned threads = config->receiver.threads
-                                 ? config->receiver.threads
-                                 : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = receiver::io_threads(config->receiver);
     boost::asio::io_context receiver_io(static_cast<int>(threads));
     Metrics receiver_metrics;
     KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);

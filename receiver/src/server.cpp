@@ -13,9 +13,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/crypto.hpp"
@@ -353,6 +355,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 };
+
+unsigned io_threads(const ReceiverConfig& config) {
+  return config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+}
 
 Server::Server(net::io_context& io, const Config& config, KafkaProducer& producer, Metrics& metrics)
     : impl_(std::make_shared<Impl>(io, config, producer, metrics)) {

@@ -2,11 +2,13 @@
 """Smart HTTP git server for tests: `git http-backend` as CGI behind HTTP Basic auth.
 
 Any user name is accepted; the password must equal --token. Standard library only.
-Usage: git_http_server.py --root DIR --token TOKEN [--port N]  (prints "port N" when ready)
+Usage: git_http_server.py --root DIR --token TOKEN [--port N] [--tls-cert PEM --tls-key PEM]
+(prints "port N" when ready; with a certificate it speaks HTTPS)
 """
 import argparse
 import base64
 import http.server
+import ssl
 import subprocess
 import sys
 
@@ -108,9 +110,15 @@ def main():
     parser.add_argument("--root", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port),
                                              make_handler(args.root, args.token))
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("port", server.server_address[1], flush=True)
     server.serve_forever()
 

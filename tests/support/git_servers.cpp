@@ -204,23 +204,34 @@ void GitDaemon::stop() {
 
 // ---- GitHttpServer ----
 
-GitHttpServer::GitHttpServer(std::string base_dir, std::string token)
-    : base_dir_(std::move(base_dir)), token_(std::move(token)), port_(free_port()) {
+GitHttpServer::GitHttpServer(std::string base_dir, std::string token, bool tls)
+    : base_dir_(std::move(base_dir)), token_(std::move(token)), tls_(tls), port_(free_port()) {
+  if (tls_) {
+    auto made = run_command({find_program("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                             "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                             logs_.path() + "/key.pem", "-out", logs_.path() + "/cert.pem"});
+    if (made.exit_code != 0) throw std::runtime_error("openssl req failed: " + made.output);
+  }
   start();
 }
 
 GitHttpServer::~GitHttpServer() { stop(); }
 
 std::string GitHttpServer::url(const std::string& name) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/" + name + ".git";
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/" +
+         name + ".git";
 }
 
 void GitHttpServer::start() {
   const std::string script = std::string(GITOPSD_SOURCE_DIR) + "/tests/support/git_http_server.py";
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{find_program("python3"), script, "--root", base_dir_, "--token",
-                               token_, "--port", std::to_string(port_)},
-      log_path(logs_, "git-http"));
+  std::vector<std::string> argv{find_program("python3"), script, "--root", base_dir_, "--token",
+                                token_, "--port", std::to_string(port_)};
+  if (tls_) {
+    argv.insert(argv.end(), {"--tls-cert", logs_.path() + "/cert.pem", "--tls-key",
+                             logs_.path() + "/key.pem"});
+  }
+  process_ = std::make_unique<Process>(argv, log_path(logs_, "git-http"));
   wait_for_listener(*process_, port_, "git http server");
 }
 

@@ -81,13 +81,14 @@ class GitDaemon {
 };
 
 // Smart HTTP (tests/support/git_http_server.py + `git http-backend`) requiring HTTP Basic auth
-// whose password equals `token` (any user name).
+// whose password equals `token` (any user name). With `tls`, HTTPS with a freshly made
+// self-signed certificate for 127.0.0.1, which no client trusts.
 class GitHttpServer {
  public:
-  GitHttpServer(std::string base_dir, std::string token);
+  GitHttpServer(std::string base_dir, std::string token, bool tls = false);
   ~GitHttpServer();
   int port() const { return port_; }
-  std::string url(const std::string& name) const;  // http://127.0.0.1:port/<name>.git
+  std::string url(const std::string& name) const;  // http(s)://127.0.0.1:port/<name>.git
   // Stops the server ("git host down"); start() brings it back on the same port.
   void stop();
   void start();
@@ -96,6 +97,7 @@ class GitHttpServer {
   TempDir logs_;
   std::string base_dir_;
   std::string token_;
+  bool tls_ = false;
   int port_ = 0;
   std::unique_ptr<Process> process_;
 };

@@ -406,6 +406,21 @@ TEST_F(MirrorHttpTest, HostDownIsRetryableAndRecoversAfterRestart) {
   EXPECT_EQ(tip_of(mirror.fetch(kTimeout)), next);
 }
 
+TEST_F(MirrorHttpTest, UntrustedTlsCertificateIsRefusedAndNotRetryable) {
+  repo_.write("a.txt", "1\n");
+  repo_.commit("c");
+  repo_.push();
+  GitHttpServer server(repo_.served_root(), "s3cret-token", /*tls=*/true);
+  Mirror mirror(http_repository(server.url("infra"), "s3cret-token"), state_dir_.path());
+  auto result = mirror.fetch(kTimeout);
+  ASSERT_TRUE(std::holds_alternative<GitError>(result));
+  const auto& error = std::get<GitError>(result);
+  EXPECT_FALSE(error.retryable) << error.message;
+  EXPECT_NE(error.message.find("certificate"), std::string::npos) << error.message;
+  EXPECT_EQ(error.message.find("s3cret-token"), std::string::npos) << error.message;
+  EXPECT_FALSE(mirror.tip());
+}
+
 TEST_F(MirrorHttpTest, UnknownRepositoryIsNotRetryable) {
   repo_.write("a.txt", "1\n");
   repo_.commit("c");

@@ -1,6 +1,8 @@
 // Command-line handling the three binaries share: --config, --check-config, --log-level.
 #pragma once
 
+#include <signal.h>
+
 #include <optional>
 #include <string>
 #include <variant>
@@ -28,5 +30,9 @@ std::optional<Config> load_config_or_report(const std::string& path,
                                             BrokerUse use = BrokerUse::any);
 
 inline constexpr int kExitBadConfig = 2;
+
+// Blocks SIGTERM and SIGINT in the calling thread, and so in every thread it starts afterwards
+// (call it first): they are then taken by one thread with sigwait on the returned set.
+sigset_t block_stop_signals();
 
 }  // namespace gitopsd

@@ -13,6 +13,9 @@
 
 namespace gitopsd::receiver {
 
+// How many threads run the receiver's io_context: `receiver.threads`, or one per core.
+unsigned io_threads(const ReceiverConfig& config);
+
 class Server {
  public:
   // Binds `config.receiver.listen` at once (throws std::system_error when it cannot) and
