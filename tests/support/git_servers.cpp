@@ -209,7 +209,7 @@ GitHttpServer::GitHttpServer(std::string base_dir, std::string token, bool tls)
   if (tls_) {
     auto made = run_command({find_program("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
                              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                             "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                             "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout",
                              logs_.path() + "/key.pem", "-out", logs_.path() + "/cert.pem"});
     if (made.exit_code != 0) throw std::runtime_error("openssl req failed: " + made.output);
   }
@@ -219,8 +219,9 @@ GitHttpServer::GitHttpServer(std::string base_dir, std::string token, bool tls)
 GitHttpServer::~GitHttpServer() { stop(); }
 
 std::string GitHttpServer::url(const std::string& name) const {
-  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/" +
-         name + ".git";
+  // With TLS the certificate's name: libgit2's mbedTLS backend does not match IP addresses.
+  return std::string(tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port_) +
+         "/" + name + ".git";
 }
 
 void GitHttpServer::start() {

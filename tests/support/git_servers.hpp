@@ -82,13 +82,15 @@ class GitDaemon {
 
 // Smart HTTP (tests/support/git_http_server.py + `git http-backend`) requiring HTTP Basic auth
 // whose password equals `token` (any user name). With `tls`, HTTPS with a freshly made
-// self-signed certificate for 127.0.0.1, which no client trusts.
+// self-signed certificate for "localhost", which no client trusts unless told to.
 class GitHttpServer {
  public:
   GitHttpServer(std::string base_dir, std::string token, bool tls = false);
   ~GitHttpServer();
   int port() const { return port_; }
-  std::string url(const std::string& name) const;  // http(s)://127.0.0.1:port/<name>.git
+  std::string url(const std::string& name) const;  // http://127.0.0.1:port/<name>.git, https://localhost:port/...
+  // With `tls`: the server's certificate (PEM), for a client told to trust it.
+  std::string certificate_file() const { return logs_.path() + "/cert.pem"; }
   // Stops the server ("git host down"); start() brings it back on the same port.
   void stop();
   void start();

@@ -87,7 +87,9 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
 // A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const std::string& log_path);
+  // `extra_env` is added to (or replaces in) this process's environment.
+  Process(const std::vector<std::string>& argv, const std::string& log_path,
+          const std::map<std::string, std::string>& extra_env = {});
   ~Process();  // SIGKILLs it if still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -90,7 +90,7 @@ class PipelineTest : public ::testing::Test {
   void start_worker() {
     worker_ = std::make_unique<Process>(
         std::vector<std::string>{GITOPSD_WORKER_BIN, "--config", worker_config_},
-        dir_.path() + "/worker.log");
+        dir_.path() + "/worker.log", worker_env_);
   }
 
   // Waits for a result that satisfies `match`; returns it (empty when none came in time).
@@ -166,6 +166,7 @@ class PipelineTest : public ::testing::Test {
   int max_attempts_ = 2;
   std::string worker_config_;
   int worker_admin_port_ = free_port();
+  std::map<std::string, std::string> worker_env_;
   std::size_t seen_ = 0;
   std::string marker_ = dir_.path() + "/started";
   std::string done_ = dir_.path() + "/done";
@@ -214,6 +215,30 @@ TEST_F(PipelineTest, SignedPushIsAppliedOverSmartHttpWithAToken) {
                                              "{token_file: " + dir_.path() + "/token}");
   expect_push_applied();
   EXPECT_EQ(worker_->log().find("pipeline-token"), std::string::npos);
+}
+
+TEST_F(PipelineTest, SignedPushIsAppliedOverHttpsWithAPrivateCaAndRefusedWithout) {
+  GitHttpServer https(repo_.served_root(), "pipeline-token", /*tls=*/true);
+  dir_.write("token", "pipeline-token\n");
+  setup_.repositories_yaml = repository_yaml("infra", "acme/infra", https.url(repo_.name()),
+                                             "{token_file: " + dir_.path() + "/token}");
+  // Trusted only through SSL_CERT_FILE, as an operator with a private CA would do it.
+  worker_env_ = {{"SSL_CERT_FILE", https.certificate_file()}};
+  expect_push_applied();
+  ASSERT_FALSE(HasFailure());
+
+  // The same host with only the system CAs: refused at once, not retried, nothing applied.
+  worker_->terminate();
+  worker_env_ = {};
+  start_worker();
+  repo_.write("web/index.html", "<h1>v2</h1>\n");
+  repo_.commit("second");
+  repo_.push();
+  ASSERT_EQ(webhook(repo_.rev_parse("HEAD~1"), repo_.rev_parse("HEAD")).status, 202);
+  auto r = result(2);
+  EXPECT_EQ(r["status"], "failed") << r;
+  EXPECT_NE(std::string(r["message"].as_string()).find("certificate"), std::string::npos) << r;
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
 }
 
 TEST_F(PipelineTest, SignedPushIsAppliedOverSshWithAKeyAndKnownHosts) {

@@ -243,7 +243,10 @@ int credentials_cb(git_credential** out, const char* /*url*/, const char* userna
 int certificate_cb(git_cert* cert, int /*valid*/, const char* host, void* payload) {
   auto* ctx = static_cast<FetchContext*>(payload);
   if (ctx->expired()) return GIT_EUSER;
-  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return 1;  // TLS: libgit2's verdict stands
+  // TLS: libgit2's verdict (the chain against the trusted CAs, the host name) stands. Only
+  // GIT_PASSTHROUGH says so: any other value is taken as this callback's own verdict, and a
+  // positive one lets the connection proceed whatever the certificate.
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;
   const std::string host_name = host != nullptr ? host : ctx->url.host;
   const auto& known_hosts = ctx->repository->credentials.known_hosts;
   if (!known_hosts) {
@@ -476,10 +479,27 @@ struct IoTimeoutScope {
 
 }  // namespace
 
+namespace {
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";  // Debian, Ubuntu
+constexpr const char* kSystemCaDir = "/etc/ssl/certs";
+}  // namespace
+
 void init_libgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
     git_libgit2_init();
+    // The CAs HTTPS git hosts are verified against: OpenSSL's environment variables when set
+    // (a private CA), else the system bundle. libgit2's TLS backend may have no default.
+    const char* file = std::getenv("SSL_CERT_FILE");
+    const char* dir = std::getenv("SSL_CERT_DIR");
+    if (file == nullptr && dir == nullptr) {
+      std::error_code ec;
+      if (std::filesystem::exists(kSystemCaBundle, ec)) file = kSystemCaBundle;
+      if (std::filesystem::is_directory(kSystemCaDir, ec)) dir = kSystemCaDir;
+    }
+    if ((file != nullptr || dir != nullptr) &&
+        git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) != 0)
+      throw std::runtime_error("cannot load the trusted CA certificates: " + last_error_text());
     git_stream_registration registration{};
     registration.version = GIT_STREAM_VERSION;
     registration.init = stream_new;
