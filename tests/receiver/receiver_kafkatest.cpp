@@ -434,6 +434,19 @@ TEST_F(ReceiverTest, ServesHttpsWhenTlsIsConfigured) {
                    [](const json::object& e) { EXPECT_EQ(e.at("after"), kShaB.c_str()); });
   // Plain HTTP on the TLS port gets no answer.
   EXPECT_THROW(http_request(setup_.port, "POST", d.path, headers, d.body, 5s), std::exception);
+
+  // gitopsctl verifies the receiver's certificate: refused while it is not trusted, sent once
+  // SSL_CERT_FILE says to trust it.
+  auto body = dir_.write("push.json", github_push("acme/infra", "main", kShaA, kShaB));
+  const std::vector<std::string> send{GITOPSCTL_BIN, "sign", "--secret-file", dir_.path() + "/github.secret",
+                                      "--provider", "github", "--send",
+                                      "https://localhost:" + std::to_string(setup_.port) + "/hooks/github", body};
+  Process untrusted(send, dir_.path() + "/ctl-untrusted.log");
+  EXPECT_NE(untrusted.wait(30s), std::optional<int>(0)) << untrusted.log();
+  EXPECT_NE(untrusted.log().find("certificate verify failed"), std::string::npos) << untrusted.log();
+  Process trusted(send, dir_.path() + "/ctl-trusted.log", {{"SSL_CERT_FILE", dir_.path() + "/tls.crt"}});
+  EXPECT_EQ(trusted.wait(30s), std::optional<int>(0)) << trusted.log();
+  EXPECT_EQ(trusted.log().rfind("202 ", 0), 0u) << trusted.log();
 }
 
 TEST_F(ReceiverTest, CheckConfigValidatesAndExitsWithoutServing) {
