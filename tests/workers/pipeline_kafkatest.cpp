@@ -510,5 +510,33 @@ TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
   EXPECT_EQ(read_file(done_), slow + "\n");
 }
 
+TEST_F(PipelineTest, SigtermPastTheGraceStopsTheApplyReportsItAndLeavesItForTheNextOwner) {
+  // The first run outlasts the worker's 30 s shutdown grace; a run after it is quick.
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+  repo_.write("web/run.sh", "if [ -e " + marker_ + " ]; then echo $GITOPSD_COMMIT > " + done_ +
+                                "; else touch " + marker_ + "; sleep 120; fi\n");
+  repo_.commit("slow once");
+  repo_.push();
+  const auto slow = repo_.rev_parse("HEAD");
+  start();
+  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(marker_); }, 60s)) << worker_->log();
+
+  worker_->signal(SIGTERM);
+  EXPECT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
+  auto stopped = result(1);
+  EXPECT_EQ(stopped["status"], "failed") << stopped;
+  EXPECT_NE(std::string(stopped["message"].as_string()).find("shutting down"), std::string::npos) << stopped;
+  TopicReader dlq(setup_.bootstrap, topics_[2]);
+  EXPECT_TRUE(dlq.read(1, 2s).empty()) << "a stopped apply is not dead-lettered";
+
+  // Not committed: the next worker applies the event.
+  start_worker();
+  auto redone = result(2);
+  EXPECT_EQ(redone["status"], "applied") << redone << worker_->log();
+  EXPECT_EQ(redone["commit"], slow.c_str());
+  EXPECT_EQ(read_file(done_), slow + "\n");
+}
+
 }  // namespace
 }  // namespace gitopsd::test

@@ -428,7 +428,10 @@ struct RepositoryReconciler::Impl {
              .message = outcome.message,
              .output_tail = outcome.output_tail};
     publish_result(std::move(r), plan.tree);
-    if (!outcome.ok) dead_letter(event, t.name + ": " + outcome.message, attempts);
+    // Stopped by the shutdown: reported, but not dead-lettered, since the batch is left
+    // uncommitted and the partition's next owner applies the event again.
+    if (!outcome.ok && !stop.stop_requested())
+      dead_letter(event, t.name + ": " + outcome.message, attempts);
   }
 
   bool reconcile(std::vector<Event> events, std::stop_token stop) {
@@ -440,7 +443,7 @@ struct RepositoryReconciler::Impl {
       for (const Event& e : events) {
         result_for_every_target(e, e.kind == "poll" || e.kind == "manual" ? kNoCommit : e.after,
                                 "failed", error);
-        dead_letter(e, error, fetch_attempts);
+        if (!stop.stop_requested()) dead_letter(e, error, fetch_attempts);
       }
       return published_all;
     }
