@@ -644,7 +644,9 @@ TEST_F(RunCommandTest, KillsTheCommandALostWorkerLeftRunningOnceTheTimeoutPasses
 TEST_F(RunCommandTest, RecordsItsGroupWhileRunningAndIgnoresAStaleRecord) {
   const auto group_file = root_.path() / "group";
   write_text(group_file, "999999 12345\n");  // a group long gone
-  auto command = spec({"/bin/sh", "-c", "cat " + group_file.string()});
+  // The record is written just after the spawn: the command waits for it.
+  auto command = spec({"/bin/sh", "-c", "while [ ! -s " + group_file.string() +
+                                            " ]; do sleep 0.01; done; cat " + group_file.string()});
   command.group_file = group_file.string();
 
   const auto result = run_command(command);
