@@ -483,7 +483,9 @@ TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
   std::size_t applied = 0;
   for (const auto& r : results) applied += status_is(r, "applied") ? 1 : 0;
   std::cout << "[ burst ] " << kPushes << " pushes -> " << applied << " applies\n";
-  EXPECT_LT(applied, 50u);
+  // How many applies depends on how fast pushes come compared with applies: about 22 on an
+  // idle 2-core machine, 55 seen with ASan and six tests at once. Without batching it is 200.
+  EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2));
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v" + std::to_string(kPushes + 1) + "</h1>\n");
 }
 
