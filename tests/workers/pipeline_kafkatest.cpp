@@ -527,6 +527,7 @@ TEST_F(PipelineTest, SigtermPastTheGraceStopsTheApplyReportsItAndLeavesItForTheN
   auto stopped = result(1);
   EXPECT_EQ(stopped["status"], "failed") << stopped;
   EXPECT_NE(std::string(stopped["message"].as_string()).find("shutting down"), std::string::npos) << stopped;
+  EXPECT_EQ(stopped["attempt"], 1) << "no retry once the worker is stopping: " << stopped;
   TopicReader dlq(setup_.bootstrap, topics_[2]);
   EXPECT_TRUE(dlq.read(1, 2s).empty()) << "a stopped apply is not dead-lettered";
 

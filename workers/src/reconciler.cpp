@@ -48,7 +48,9 @@ bool sleep_unless_stopped(Duration d, std::stop_token stop) {
   std::mutex m;
   std::condition_variable_any cv;
   std::unique_lock lock(m);
-  return !cv.wait_for(lock, stop, d, [] { return false; });
+  // wait_for returns the predicate's value, not whether it was stopped: ask the token.
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
 }
 
 // 1 s, 2 s, 4 s ... capped at 60 s.
