@@ -147,10 +147,14 @@ TEST_F(GitopsctlDevTest, PrintedStepsGetAChangeApplied) {
   ASSERT_EQ(result.exit_code, 0) << script << result.output;
   EXPECT_NE(result.output.find("202 "), std::string::npos) << script << result.output;
 
+  // Files are replaced one by one (each atomically), so wait for both.
   EXPECT_TRUE(wait_until(
-      [&] { return read_file(dest_ + "/hello-gitopsd.txt").starts_with("changed at "); }, 60s))
+      [&] {
+        return read_file(dest_ + "/hello-gitopsd.txt").starts_with("changed at ") &&
+               read_file(dest_ + "/index.html") == "<h1>v1</h1>\n";
+      },
+      60s))
       << dev->log();
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   dev->signal(SIGTERM);
   EXPECT_EQ(dev->wait(60s), std::optional<int>(0)) << dev->log();
 }
