@@ -115,13 +115,14 @@ class PipelineTest : public ::testing::Test {
   }
 
   // An `exec` target whose apply appends "start <commit>" to `marker`, runs `seconds`, appends
-  // "end <commit>" to it and its commit to `done`. Starts gitopsd, sends the webhook and returns
+  // "end <commit>" to it (if its checkout is still there) and its commit to `done`. Starts gitopsd, sends the webhook and returns
   // the commit once the apply is running.
   std::string start_slow_exec_apply(int seconds) {
     targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
+    // "end" only while its checkout is still in place around it.
     repo_.write("web/run.sh", "echo start $GITOPSD_COMMIT >> " + marker_ + "\nsleep " + std::to_string(seconds) +
-                                  "\necho end $GITOPSD_COMMIT >> " + marker_ + "\necho $GITOPSD_COMMIT >> " +
-                                  done_ + "\n");
+                                  "\nif [ -e run.sh ]; then echo end $GITOPSD_COMMIT; else echo checkout-gone; fi >> " +
+                                  marker_ + "\necho $GITOPSD_COMMIT >> " + done_ + "\n");
     repo_.commit("slow");
     repo_.push();
     auto slow = repo_.rev_parse("HEAD");
@@ -456,13 +457,16 @@ TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
   // Long enough to outlast the restarted worker's wait for the dead member's session to end.
   auto slow = start_slow_exec_apply(12);
   ASSERT_FALSE(HasFailure());
+  // Killed once the command's process group is on record (written just after the spawn).
+  ASSERT_TRUE(wait_until([&] { return fs::exists(dir_.path() + "/state/running/infra/web"); }, 10s));
   worker_->signal(SIGKILL);
   worker_->wait(10s);
   EXPECT_FALSE(fs::exists(done_));  // the command the killed worker started is still running
   start_worker();
   auto r = result(1);
   EXPECT_EQ(r["status"], "applied") << r << worker_->log();
-  // It finished before the new worker ran its own: never two at once on one target.
+  // It finished, in its checkout, before the new worker made its own and ran: never two at
+  // once on one target.
   EXPECT_EQ(read_file(marker_), "start " + slow + "\nend " + slow + "\nstart " + slow + "\nend " + slow + "\n");
   EXPECT_EQ(read_file(done_), slow + "\n" + slow + "\n");
 }

@@ -684,10 +684,16 @@ bool group_alive(pid_t pgid, const std::string& start) {
   return false;
 }
 
-// Waits for (then kills) a process group left running by a worker that died; see
-// CommandSpec::group_file.
-void settle_leftover_group(const std::string& group_file, std::chrono::milliseconds timeout,
-                           std::stop_token stop) {
+void record_group(const std::string& group_file, pid_t pgid) {
+  const auto start = process_start_time(pgid);
+  if (!start) return;
+  std::ofstream(group_file, std::ios::trunc) << pgid << " " << *start << "\n";
+}
+
+}  // namespace
+
+void wait_for_leftover_command(const std::string& group_file, std::chrono::milliseconds timeout,
+                               std::stop_token stop) {
   long pgid = 0;
   std::string start;
   {
@@ -714,14 +720,6 @@ void settle_leftover_group(const std::string& group_file, std::chrono::milliseco
   }
   ::unlink(group_file.c_str());
 }
-
-void record_group(const std::string& group_file, pid_t pgid) {
-  const auto start = process_start_time(pgid);
-  if (!start) return;
-  std::ofstream(group_file, std::ios::trunc) << pgid << " " << *start << "\n";
-}
-
-}  // namespace
 
 CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   CommandResult result;
@@ -780,7 +778,7 @@ CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
-  if (!spec.group_file.empty()) settle_leftover_group(spec.group_file, spec.timeout, stop);
+  if (!spec.group_file.empty()) wait_for_leftover_command(spec.group_file, spec.timeout, stop);
   const auto started_at = Clock::now();
   pid_t pid = 0;
   const int spawn_error = ::posix_spawn(&pid, executable->c_str(), &spawn.actions, &spawn.attr,

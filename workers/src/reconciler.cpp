@@ -296,13 +296,16 @@ struct RepositoryReconciler::Impl {
       return done;
     }
     const auto& exec = std::get<ExecApply>(t.apply);
-    auto dir = checkout(t, commit, files);
+    auto dir = checkout(t, commit, files, stop);
     if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
     return run(t, exec.command, std::get<std::string>(dir), environment(t, commit, before), stop);
   }
 
   std::variant<std::string, Attempt> checkout(const Target& t, const std::string& commit,
-                                              const std::vector<TreeFile>& files) {
+                                              const std::vector<TreeFile>& files,
+                                              std::stop_token stop) {
+    // A command a dead worker left running in this checkout ends before it is replaced.
+    wait_for_leftover_command(group_file(t), worker().apply_timeout, stop);
     auto dir = fs::path(worker().state_dir) / "checkouts" / repository.name / t.name;
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -345,7 +348,7 @@ struct RepositoryReconciler::Impl {
     }
     const auto& exec = std::get<ExecApply>(t.apply);
     if (exec.diff.empty()) return std::monostate{};
-    auto dir = checkout(t, commit, files);
+    auto dir = checkout(t, commit, files, stop);
     if (auto* failed = std::get_if<Attempt>(&dir)) return *failed;
     CommandSpec spec{.argv = exec.diff, .working_dir = std::get<std::string>(dir),
                      .env = environment(t, commit, commit), .timeout = worker().apply_timeout,

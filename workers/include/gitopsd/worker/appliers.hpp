@@ -80,6 +80,13 @@ struct CommandSpec {
   std::string group_file;
 };
 
+// Waits for the command whose process group is recorded in `group_file` (by a worker that
+// died) to end, at most `timeout`, then kills its group; removes the record. Returns at once
+// when there is no record or the group is gone. run_command does this itself; call it earlier
+// when what comes before the command (a fresh checkout) must not disturb the old one.
+void wait_for_leftover_command(const std::string& group_file, std::chrono::milliseconds timeout,
+                               std::stop_token stop = {});
+
 // Runs a command in its own process group, without a shell. On timeout or stop the whole
 // group gets SIGTERM, then SIGKILL after a 5 s grace. Blocks the calling thread.
 CommandResult run_command(const CommandSpec& spec, std::stop_token stop = {});
