@@ -114,6 +114,18 @@ class PipelineTest : public ::testing::Test {
     return found;
   }
 
+  // Starts gitopsd, sends the webhook for the repository's HEAD and waits until it is applied
+  // (the resync tests then look for what comes after). Returns HEAD.
+  std::string start_and_apply_head() {
+    start();
+    const auto head = repo_.rev_parse("HEAD");
+    EXPECT_EQ(webhook(kZeroSha, head).status, 202);
+    EXPECT_FALSE(result_where([&](const json::object& r) {
+                   return r.at("status") == "applied" && r.at("commit") == head.c_str();
+                 }).empty()) << worker_->log();
+    return head;
+  }
+
   // An `exec` target whose apply appends "start <commit>" to `marker`, runs `seconds`, appends
   // "end <commit>" to it (if its checkout is still there) and its commit to `done`. Starts gitopsd, sends the webhook and returns
   // the commit once the apply is running.
@@ -282,12 +294,8 @@ bool status_is(const json::object& r, const char* status) { return r.at("status"
 
 TEST_F(PipelineTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
   resync_ = "1s";
-  start();
-  auto first = repo_.rev_parse("HEAD");
-  ASSERT_EQ(webhook(kZeroSha, first).status, 202);
-  ASSERT_FALSE(result_where([&](const json::object& r) {
-                 return status_is(r, "applied") && r.at("commit") == first.c_str();
-               }).empty()) << worker_->log();
+  const auto first = start_and_apply_head();
+  ASSERT_FALSE(HasFailure());
   // Someone edits, adds and deletes files on the host.
   std::ofstream(dest_ + "/index.html") << "defaced";
   std::ofstream(dest_ + "/extra.txt") << "left behind";
@@ -321,12 +329,8 @@ TEST_F(PipelineTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
 
 TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
   resync_ = "1s";
-  start();
-  auto first = repo_.rev_parse("HEAD");
-  ASSERT_EQ(webhook(kZeroSha, first).status, 202);
-  ASSERT_FALSE(result_where([&](const json::object& r) {
-                 return status_is(r, "applied") && r.at("commit") == first.c_str();
-               }).empty()) << worker_->log();
+  start_and_apply_head();
+  ASSERT_FALSE(HasFailure());
   repo_.write("web/index.html", "<h1>v2</h1>\n");
   repo_.commit("second");
   repo_.push();  // and no webhook: it was lost

@@ -261,15 +261,15 @@ struct RepositoryReconciler::Impl {
     return std::nullopt;
   }
 
-  // One attempt to bring `t` to `commit`. `full`: compare all of a `files` destination with
-  // the tree (a drift correction), not only what changed since its last apply.
-  Attempt apply_once(const Target& t, const std::string& commit, const std::string& before,
-                     bool full, std::stop_token stop) {
+  // One attempt to bring `t` to `commit`, whose subtree is `tree` (the plan's). `full`:
+  // compare all of a `files` destination with the tree (a drift correction), not only what
+  // changed since its last apply.
+  Attempt apply_once(const Target& t, const std::string& commit, const std::string& tree,
+                     const std::string& before, bool full, std::stop_token stop) {
     auto listed = files_at(commit, t);
     if (auto* failed = std::get_if<Attempt>(&listed)) return *failed;
     const auto& files = std::get<std::vector<TreeFile>>(listed);
     if (const auto* files_apply = std::get_if<FilesApply>(&t.apply)) {
-      const std::string tree = mirror.subtree_id(commit, t.path).value_or("");
       auto changed = full || tree.empty()
                          ? std::nullopt
                          : changes_since_applied(t, files_apply->dest, tree);
@@ -319,11 +319,12 @@ struct RepositoryReconciler::Impl {
   }
 
   // Rule 5: retried with backoff up to max_attempts.
-  Attempt apply_with_retries(const Target& t, const std::string& commit, const std::string& before,
-                             bool full, std::stop_token stop, unsigned& attempts) {
+  Attempt apply_with_retries(const Target& t, const std::string& commit, const std::string& tree,
+                             const std::string& before, bool full, std::stop_token stop,
+                             unsigned& attempts) {
     Attempt last;
     for (attempts = 1; attempts <= worker().max_attempts; ++attempts) {
-      last = apply_once(t, commit, before, full, stop);
+      last = apply_once(t, commit, tree, before, full, stop);
       if (last.ok || !last.retryable || attempts == worker().max_attempts) break;
       log->warn("apply failed repository={} target={} attempt={} error=\"{}\"", repository.name,
                 t.name, attempts, last.message);
@@ -387,7 +388,7 @@ struct RepositoryReconciler::Impl {
         r.message = found + "; self_heal is off";
       } else {
         unsigned attempts = 0;
-        auto applied = apply_with_retries(t, tip, tip, /*full=*/true, stop, attempts);
+        auto applied = apply_with_retries(t, tip, plan.tree, tip, /*full=*/true, stop, attempts);
         r.attempt = attempts;
         r.status = applied.ok ? "drift_corrected" : "failed";
         r.message = found + (applied.ok ? "; corrected" : "; correction failed: " + applied.message);
@@ -417,7 +418,7 @@ struct RepositoryReconciler::Impl {
     auto started_at = now_timestamp();
     auto started = Clock::now();
     unsigned attempts = 0;
-    auto outcome = apply_with_retries(t, tip, event.before, /*full=*/false, stop, attempts);
+    auto outcome = apply_with_retries(t, tip, plan.tree, event.before, /*full=*/false, stop, attempts);
     auto elapsed = Clock::now() - started;
     context.metrics->histogram("gitopsd_apply_duration_seconds", "Time to apply a target",
                                {{"repository", repository.name}, {"target", t.name}})
