@@ -52,6 +52,9 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       res.result(is_ready ? http::status::ok : http::status::service_unavailable);
       res.body() = is_ready ? "ready\n" : "not ready: kafka unreachable\n";
     } else if (path == "/metrics") {
+      // Readiness as a gauge too, so an alert can tell "up but not ready" from "down".
+      metrics.gauge("gitopsd_ready", "1 while Kafka is reachable (as /readyz), else 0")
+          .set(ready() ? 1 : 0);
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = metrics.render();
     } else {

@@ -65,9 +65,14 @@ TEST_F(BrokerOutageTest, AnswersServiceUnavailableWhileDownAndQueuesAgainWhenBac
   EXPECT_TRUE(json::parse(during.body).as_object().contains("error"));
   EXPECT_LT(elapsed, 5s);  // publish_timeout 2 s, plus slack
   EXPECT_TRUE(wait_until([&] { return !ready(); }, 10s));
+  // The alert rule "not ready" reads the same answer as a gauge.
+  EXPECT_NE(http_request(setup_.admin_port, "GET", "/metrics", {}, "").body.find("gitopsd_ready 0"),
+            std::string::npos);
 
   broker("start");
   EXPECT_TRUE(wait_until([&] { return ready(); }, 30s));
+  EXPECT_NE(http_request(setup_.admin_port, "GET", "/metrics", {}, "").body.find("gitopsd_ready 1"),
+            std::string::npos);
   // The host retries the failed delivery: it was not remembered as done, so it is queued now.
   HttpResponse retried;
   EXPECT_TRUE(wait_until([&] { return (retried = push("during-outage", kShaC)).status == 202; }, 30s, 500ms))
