@@ -34,7 +34,7 @@ dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "$deb"
 
 echo "== lintian"
-lintian_out=$(lintian --no-tag-display-limit --display-info "$deb" 2>&1) || true
+lintian_out=$(lintian --tag-display-limit 0 --display-info "$deb" 2>&1) || true
 echo "$lintian_out"
 if echo "$lintian_out" | grep -q '^E: '; then fail "lintian reports errors"; fi
 
