@@ -36,11 +36,13 @@ bool notify(std::string_view state) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   // Absolute paths and abstract names ('@' stands for the leading NUL) only, as sd_notify.
-  if ((path[0] != '/' && path[0] != '@') || length < 2 || length > sizeof address.sun_path) return false;
+  if ((path[0] != '/' && path[0] != '@') || length < 2 || length > sizeof address.sun_path)
+    return false;
   std::memcpy(address.sun_path, path, length);
   if (path[0] == '@') address.sun_path[0] = '\0';
-  const auto address_length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length +
-                                                     (path[0] == '/' && length < sizeof address.sun_path ? 1 : 0));
+  const auto address_length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length +
+                             (path[0] == '/' && length < sizeof address.sun_path ? 1 : 0));
   // A socket per message: rare messages, and no state shared between the threads that send.
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
@@ -60,7 +62,8 @@ std::optional<std::chrono::microseconds> watchdog_ping_interval() {
   return std::chrono::microseconds(std::max<std::uint64_t>(*usec / 2, 1));
 }
 
-WatchdogPinger::WatchdogPinger() : interval_(watchdog_ping_interval()), next_(std::chrono::steady_clock::now()) {}
+WatchdogPinger::WatchdogPinger()
+    : interval_(watchdog_ping_interval()), next_(std::chrono::steady_clock::now()) {}
 
 void WatchdogPinger::ping() {
   if (!interval_) return;

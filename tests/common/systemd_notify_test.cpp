@@ -24,7 +24,9 @@ class SystemdNotifyTest : public ::testing::Test {
   }
   void TearDown() override { SetUp(); }
   static std::string socket_path() {
-    return (std::filesystem::temp_directory_path() / ("gitopsd-notify-" + std::to_string(::getpid()))).string();
+    return (std::filesystem::temp_directory_path() /
+            ("gitopsd-notify-" + std::to_string(::getpid())))
+        .string();
   }
 };
 

@@ -13,11 +13,15 @@ namespace {
 TEST(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
   TempDir dir;
   dir.write("secret", "systemd-secret");
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
-                      .port = free_port(), .admin_port = free_port(), .extra_receiver_yaml = "",
-                      .repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, url: "
-                                           "\"https://example.invalid/infra.git\", secrets: [{file: " +
-                                           dir.path() + "/secret}], targets: []}\n"};
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
+                      .events_topic = unique_name("events"),
+                      .port = free_port(),
+                      .admin_port = free_port(),
+                      .extra_receiver_yaml = "",
+                      .repositories_yaml =
+                          "  - {name: infra, provider: github, match: acme/infra, url: "
+                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
+                          dir.path() + "/secret}], targets: []}\n"};
   auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
   NotifySocket notify(dir.path() + "/notify");
   Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
@@ -55,11 +59,15 @@ TEST(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
 TEST(ReceiverSystemdTest, NoWatchdogPingsWithoutWatchdogUsec) {
   TempDir dir;
   dir.write("secret", "systemd-secret");
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
-                      .port = free_port(), .admin_port = free_port(), .extra_receiver_yaml = "",
-                      .repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, url: "
-                                           "\"https://example.invalid/infra.git\", secrets: [{file: " +
-                                           dir.path() + "/secret}], targets: []}\n"};
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
+                      .events_topic = unique_name("events"),
+                      .port = free_port(),
+                      .admin_port = free_port(),
+                      .extra_receiver_yaml = "",
+                      .repositories_yaml =
+                          "  - {name: infra, provider: github, match: acme/infra, url: "
+                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
+                          dir.path() + "/secret}], targets: []}\n"};
   auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
   NotifySocket notify(dir.path() + "/notify");
   Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",

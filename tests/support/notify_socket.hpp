@@ -33,7 +33,8 @@ class NotifySocket {
     if (path_.size() >= sizeof address.sun_path) throw std::runtime_error("socket path too long");
     std::memcpy(address.sun_path, path_.data(), path_.size());
     if (path_[0] == '@') address.sun_path[0] = '\0';
-    auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_.size() + (path_[0] == '@' ? 0 : 1));
+    auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_.size() +
+                                         (path_[0] == '@' ? 0 : 1));
     if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0)
       throw std::runtime_error("bind " + path_ + ": " + std::strerror(errno));
   }

@@ -29,8 +29,8 @@ std::vector<int> group_assignments(const std::string& bootstrap, const std::stri
   std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(
       rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error), &rd_kafka_destroy);
   if (!rk) throw std::runtime_error(error);
-  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(rd_kafka_queue_new(rk.get()),
-                                                                             &rd_kafka_queue_destroy);
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(
+      rd_kafka_queue_new(rk.get()), &rd_kafka_queue_destroy);
   const char* groups[] = {group.c_str()};
   rd_kafka_DescribeConsumerGroups(rk.get(), groups, 1, nullptr, queue.get());
   std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> event(
@@ -44,7 +44,8 @@ std::vector<int> group_assignments(const std::string& bootstrap, const std::stri
     if (rd_kafka_ConsumerGroupDescription_error(descriptions[g])) continue;
     for (size_t m = 0; m < rd_kafka_ConsumerGroupDescription_member_count(descriptions[g]); ++m) {
       const auto* member = rd_kafka_ConsumerGroupDescription_member(descriptions[g], m);
-      members.push_back(rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member))->cnt);
+      members.push_back(
+          rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member))->cnt);
     }
   }
   return members;
@@ -64,17 +65,22 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
   const auto group = unique_name("group");
   create_topic(bootstrap, events, 1);  // one partition: the second worker gets none
   auto config_for = [&](const std::string& name) {
-    return dir.write(name + ".yaml",
-        "kafka:\n  brokers: \"" + bootstrap + "\"\n  topics: {events: " + events + ", results: " + results +
-        ", state: " + unique_name("state") + ", dlq: " + unique_name("dlq") + "}\n" +
-        "  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
-        "worker:\n  group_id: " + group + "\n  state_dir: " + dir.path() + "/state-" + name +
-        "\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) + "\"\n  resync_interval: 10m\n"
-        "repositories:\n  - {name: sdrepo, provider: github, match: acme/sdrepo, url: \"" + daemon.url("sdrepo") +
-        "\", secrets: [{file: " + dir.path() + "/secret}], targets: [{name: slow, path: deploy, apply: "
-        "{type: exec, command: [sleep, \"4\"]}}]}\n");
+    return dir.write(
+        name + ".yaml",
+        "kafka:\n  brokers: \"" + bootstrap + "\"\n  topics: {events: " + events + ", results: " +
+            results + ", state: " + unique_name("state") + ", dlq: " + unique_name("dlq") + "}\n" +
+            "  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
+            "worker:\n  group_id: " +
+            group + "\n  state_dir: " + dir.path() + "/state-" + name +
+            "\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
+            "\"\n  resync_interval: 10m\n"
+            "repositories:\n  - {name: sdrepo, provider: github, match: acme/sdrepo, url: \"" +
+            daemon.url("sdrepo") + "\", secrets: [{file: " + dir.path() +
+            "/secret}], targets: [{name: slow, path: deploy, apply: "
+            "{type: exec, command: [sleep, \"4\"]}}]}\n");
   };
-  const std::map<std::string, std::string> watchdog{{"WATCHDOG_USEC", "1000000"}};  // ping every 500 ms
+  const std::map<std::string, std::string> watchdog{
+      {"WATCHDOG_USEC", "1000000"}};  // ping every 500 ms
 
   NotifySocket notify_a(dir.path() + "/notify-a");
   auto env_a = watchdog;
@@ -111,8 +117,10 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
   e.before = std::string(40, '0');
   e.after = head;
   e.sender = "octocat";
-  while (notify_a.receive(0ms)) {}
-  while (notify_b.receive(0ms)) {}
+  while (notify_a.receive(0ms)) {
+  }
+  while (notify_b.receive(0ms)) {
+  }
   const auto start = Clock::now();
   produce_record(bootstrap, events, e.repository, to_json(e));
   std::vector<Clock::time_point> pings_a{start}, pings_b{start};
@@ -127,7 +135,8 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
   ASSERT_EQ(records.size(), 1u) << a.log() << b.log();
   auto result = json::parse(records[0].value).as_object();
   EXPECT_EQ(result["status"], "applied") << records[0].value;
-  EXPECT_TRUE(result["worker"].as_string().ends_with(":" + std::to_string(a.pid()))) << records[0].value;
+  EXPECT_TRUE(result["worker"].as_string().ends_with(":" + std::to_string(a.pid())))
+      << records[0].value;
   EXPECT_GE(end - start, 4s) << "the apply should have run for 4 s";
   pings_a.push_back(end);
   pings_b.push_back(end);
