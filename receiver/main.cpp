@@ -1,6 +1,7 @@
 // gitopsd-receiver: verifies webhooks from GitHub, GitLab and Gitea and publishes them to
 // Kafka. Wiring only; the logic lives in the gitopsd_receiver and gitopsd_common libraries.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "gitopsd/log.hpp"
 #include "gitopsd/metrics.hpp"
 #include "gitopsd/receiver/server.hpp"
+#include "gitopsd/systemd_notify.hpp"
 
 int main(int argc, char** argv) {
   using namespace gitopsd;
@@ -41,13 +43,18 @@ int main(int argc, char** argv) {
               config->receiver.tls ? "on" : "off", threads, config->repositories.size(),
               config->kafka.brokers);
 
+    systemd::IoWatchdog watchdog(io);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       log->info("signal={} stopping: finishing requests in flight", signal);
+      systemd::notify("STOPPING=1");
+      watchdog.stop();
       admin.stop();
       server.shutdown();
     });
+    // Bound and listening since the server's construction; accepting once io.run() runs this.
+    boost::asio::post(io, [] { systemd::notify("READY=1"); });
     std::vector<std::jthread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
     io.run();

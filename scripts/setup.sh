@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   openjdk-17-jre-headless maven kcat
   python3-jsonschema wrk webhook openssl
-  prometheus ansible-core
+  prometheus ansible-core systemd lintian dpkg-dev
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

@@ -10,6 +10,7 @@
 #include "gitopsd/cli.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/metrics.hpp"
+#include "gitopsd/systemd_notify.hpp"
 #include "gitopsd/worker/mirror.hpp"
 #include "gitopsd/worker/worker.hpp"
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
       int signal = 0;
       sigwait(&signals, &signal);
       log->info("signal={} stopping", signal);
+      systemd::notify("STOPPING=1");
       stop.request_stop();
     });
     engine.run(stop.get_token());

@@ -17,6 +17,7 @@
 #include "gitopsd/kafka_producer.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/records.hpp"
+#include "gitopsd/systemd_notify.hpp"
 #include "gitopsd/topic_reader.hpp"
 #include "gitopsd/worker/reconciler.hpp"
 
@@ -109,6 +110,10 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   std::map<std::int32_t, Clock::time_point> waiting_since;
   std::map<std::int32_t, std::unique_ptr<Batch>> batches;
   std::stop_source batch_stop;  // stops running applies once the shutdown grace has passed
+  // WATCHDOG=1 from the poll loop, which keeps coming round during applies (their partitions
+  // are paused); READY=1 once the group has given this worker its first assignment.
+  systemd::WatchdogPinger watchdog;
+  bool joined = false;
 
   const std::string& events_topic() const { return config.kafka.topics.events; }
 
@@ -125,6 +130,12 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       }
       log->info("assigned partitions={} worker={}", partitions.size(), id);
       load_state();
+      // Also when the assignment is empty (more workers than partitions): the worker is a
+      // member of the group then, and takes partitions over when another leaves.
+      if (!joined) {
+        joined = true;
+        systemd::notify("READY=1");
+      }
     } else {
       // Revoked: let the batches of these partitions finish, then commit what they did.
       for (auto* p : partitions) {
@@ -235,6 +246,11 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     if (it == batches.end()) return;
     Batch& b = *it->second;
     if (!wait && !b.finished.load()) return;
+    // A revocation waits here for the apply (bounded by apply_timeout), not in the poll loop.
+    while (!b.finished.load()) {
+      watchdog.ping();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     b.thread.join();
     std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition));
     std::vector<RdKafka::TopicPartition*> parts{tp.get()};
@@ -310,6 +326,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     auto next_resync = Clock::now() + config.worker.resync_interval;
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
+      watchdog.ping();
       std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
       if (m->err() == RdKafka::ERR_NO_ERROR) {
         on_message(*m);
@@ -346,6 +363,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     // Keep polling (heartbeats, no new events: every partition with a batch is paused and
     // waiting events are simply not dispatched) until the batches finish or the grace ends.
     while (!batches.empty()) {
+      watchdog.ping();
       if (Clock::now() >= deadline) batch_stop.request_stop();
       std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
       std::vector<std::int32_t> finished;

@@ -22,7 +22,8 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Consumes until `stop` is requested; then lets running applies finish (or, after the
+  // Consumes until `stop` is requested (under systemd: READY=1 once it joined the group,
+  // WATCHDOG=1 from the poll loop); then lets running applies finish (or, after the
   // grace period, stops them and leaves their events uncommitted), commits what is done and
   // leaves the group.
   void run(std::stop_token stop);

@@ -1,0 +1,83 @@
+// gitopsd-receiver under a service manager: the real binary with NOTIFY_SOCKET pointing at a
+// datagram socket this test owns (as systemd does for Type=notify with WatchdogSec=).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "git_servers.hpp"
+#include "harness.hpp"
+#include "notify_socket.hpp"
+
+namespace gitopsd::test {
+namespace {
+
+TEST(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
+  TempDir dir;
+  dir.write("secret", "systemd-secret");
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
+                      .events_topic = unique_name("events"),
+                      .port = free_port(),
+                      .admin_port = free_port(),
+                      .extra_receiver_yaml = "",
+                      .repositories_yaml =
+                          "  - {name: infra, provider: github, match: acme/infra, url: "
+                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
+                          dir.path() + "/secret}], targets: []}\n"};
+  auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
+  NotifySocket notify(dir.path() + "/notify");
+  Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
+                   {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "1000000"}});
+
+  auto ready = notify.receive_skipping_pings(30s);
+  ASSERT_TRUE(ready) << receiver.log();
+  EXPECT_EQ(ready->text, "READY=1");
+  // READY=1 means it takes requests: at this very moment both listeners answer.
+  EXPECT_TRUE(port_accepts(setup.port));
+  EXPECT_EQ(http_request(setup.port, "GET", "/hooks/github", {}, "", 5s).status, 405);
+  EXPECT_EQ(http_request(setup.admin_port, "GET", "/healthz", {}, "", 5s).status, 200);
+
+  // WATCHDOG_USEC=1s: a ping every 500 ms, never a gap that would let systemd fire.
+  std::vector<NotifySocket::Clock::time_point> pings;
+  const auto until = NotifySocket::Clock::now() + 3s;
+  while (NotifySocket::Clock::now() < until) {
+    auto m = notify.receive(1s);
+    ASSERT_TRUE(m) << "no message for 1 s: the watchdog would fire\n" << receiver.log();
+    ASSERT_EQ(m->text, "WATCHDOG=1");
+    pings.push_back(m->at);
+  }
+  EXPECT_GE(pings.size(), 5u);
+  for (std::size_t i = 1; i < pings.size(); ++i)
+    EXPECT_LT(pings[i] - pings[i - 1], 1s) << "ping " << i;
+
+  receiver.signal(SIGTERM);
+  auto stopping = notify.receive_skipping_pings(10s);
+  ASSERT_TRUE(stopping) << receiver.log();
+  EXPECT_EQ(stopping->text, "STOPPING=1");
+  EXPECT_EQ(receiver.wait(30s), 0) << receiver.log();
+  while (auto m = notify.receive(0ms)) EXPECT_EQ(m->text, "WATCHDOG=1") << "after STOPPING=1";
+}
+
+TEST(ReceiverSystemdTest, NoWatchdogPingsWithoutWatchdogUsec) {
+  TempDir dir;
+  dir.write("secret", "systemd-secret");
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
+                      .events_topic = unique_name("events"),
+                      .port = free_port(),
+                      .admin_port = free_port(),
+                      .extra_receiver_yaml = "",
+                      .repositories_yaml =
+                          "  - {name: infra, provider: github, match: acme/infra, url: "
+                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
+                          dir.path() + "/secret}], targets: []}\n"};
+  auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
+  NotifySocket notify(dir.path() + "/notify");
+  Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
+                   {{"NOTIFY_SOCKET", notify.path()}});
+  auto ready = notify.receive(30s);
+  ASSERT_TRUE(ready) << receiver.log();
+  EXPECT_EQ(ready->text, "READY=1");
+  EXPECT_FALSE(notify.receive(1500ms)) << "no WATCHDOG_USEC, so no pings";
+  receiver.terminate(10s);
+}
+
+}  // namespace
+}  // namespace gitopsd::test
