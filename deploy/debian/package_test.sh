@@ -46,8 +46,13 @@ for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl; d
 done
 units=/lib/systemd/system
 for f in "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" \
-         /usr/share/doc/gitopsd/copyright /usr/share/doc/gitopsd/examples/targets.conf.example; do
+         /usr/share/doc/gitopsd/copyright /usr/share/doc/gitopsd/examples/targets.conf.example \
+         /usr/share/doc/gitopsd/examples/kubectl.yaml /usr/share/doc/gitopsd/examples/gitopsd-alerts.yml; do
   [ -f "$f" ] || fail "$f missing"
+done
+[ ! -e /usr/share/doc/gitopsd/examples/dev.yaml ] || fail "dev.yaml is for gitopsctl dev, not the package"
+for f in /usr/lib/gitopsd/tofu-apply /usr/lib/gitopsd/tofu-plan /usr/lib/gitopsd/ansible-check; do
+  [ -x "$f" ] || fail "$f missing or not executable (the exec examples name it)"
 done
 grep -qx 'ExecStart=/usr/bin/gitopsd-receiver --config /etc/gitopsd/gitopsd.yaml' "$units/gitopsd-receiver.service" ||
   fail "receiver unit does not run /usr/bin/gitopsd-receiver"

@@ -83,6 +83,18 @@ TEST_F(ExamplesTest, EveryExampleLoads) {
   }
 }
 
+// The commented config the .deb installs as /etc/gitopsd/gitopsd.yaml.
+TEST_F(ExamplesTest, PackagedConfigLoads) {
+  setenv("GITOPSD_EXAMPLE_SECRET", "placeholder", 1);
+  try {
+    Config config = load_config(GITOPSD_SOURCE_DIR "/deploy/debian/gitopsd.yaml", BrokerUse::cluster);
+    EXPECT_FALSE(config.repositories.empty());
+  } catch (const ConfigError& e) {
+    ADD_FAILURE() << e.what();
+  }
+  unsetenv("GITOPSD_EXAMPLE_SECRET");
+}
+
 TEST_F(ExamplesTest, ProvidersAreTheOnesTheirFilesAreNamedAfter) {
   EXPECT_EQ(load("github.yaml").repositories.at(0).provider, Provider::github);
   EXPECT_EQ(load("gitlab.yaml").repositories.at(0).provider, Provider::gitlab);
