@@ -198,10 +198,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     request_seconds.observe(seconds);
     count_webhook(d, outcome);
-    log->info("request provider={} event=\"{}\" delivery=\"{}\" repository={} status={} outcome={}{}{} latency_ms={:.2f}",
+    log->info("request provider={} event=\"{}\" delivery=\"{}\" repository={} status={} outcome={}{}{}{}{}{} latency_ms={:.2f}",
               d.provider.empty() ? "-" : d.provider, d.event_type, d.delivery_id,
               d.repository.empty() ? "-" : d.repository, res.result_int(), outcome,
-              event_id.empty() ? "" : " event_id=", event_id, seconds * 1000);
+              event_id.empty() ? "" : " event_id=", event_id, d.reason.empty() ? "" : " reason=\"",
+              d.reason, d.reason.empty() ? "" : "\"", seconds * 1000);
     co_return res;
   }
 

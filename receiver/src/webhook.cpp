@@ -91,6 +91,7 @@ class Decider {
     return std::move(d_);
   }
   Decision error(int status, std::string_view outcome, std::string_view message) {
+    d_.reason = message;
     return reply(status, outcome, error_body(message));
   }
   std::optional<Provider> detect_provider(std::string_view path);
@@ -283,6 +284,7 @@ Decision Decider::run() {
                               ? normalize(provider_, d_.event_type, payload, repository)
                               : Normalized{Ignored{"branch " + branch + " is not tracked"}};
   if (const auto* ignored = std::get_if<Ignored>(&normalized)) {
+    d_.reason = ignored->reason;
     return reply(200, "ignored", ignored_body(ignored->reason));
   }
   if (const auto* malformed = std::get_if<Malformed>(&normalized)) {

@@ -261,6 +261,12 @@ TEST_F(ReceiverTest, WrongSignatureIs401AndEchoesNoSecret) {
   EXPECT_EQ(r.body.find(kGithubSecret), std::string::npos);
   EXPECT_EQ(r.body.find("sha256="), std::string::npos);
   EXPECT_EQ(receiver_->log().find(kGithubSecret), std::string::npos);
+  // The operator's log says why (README, troubleshooting), without the signature itself.
+  EXPECT_TRUE(wait_until([&] {
+    return receiver_->log().find("status=401 outcome=unauthorized reason=\"signature does not match\"") !=
+           std::string::npos;
+  }, 5s)) << receiver_->log();
+  EXPECT_EQ(receiver_->log().find(github_signature("not-the-secret", d.body)), std::string::npos);
   expect_nothing_published();
 }
 

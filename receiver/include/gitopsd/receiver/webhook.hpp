@@ -46,6 +46,7 @@ struct Decision {
   std::string delivery_id;
   std::string repository;  // configured name, once found
   std::string outcome;     // "queued" | "ignored" | "bad_request" | "unauthorized" | ...
+  std::string reason;      // why it was refused or ignored, as in the answer; for the log
 };
 
 // Decides what to do with one request. `repositories` is the loaded configuration;
