@@ -11,21 +11,40 @@
 namespace gitopsd {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 bool set(RdKafka::Conf& conf, const std::string& name, const std::string& value, std::string& error) {
   return conf.set(name, value, error) == RdKafka::Conf::CONF_OK;
 }
 
-}  // namespace
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::max<std::int64_t>(0, left.count()));
+}
 
-std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(const KafkaConfig& kafka,
-                                                                      const std::string& topic,
-                                                                      Duration timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto remaining_ms = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    return static_cast<int>(std::max<std::int64_t>(0, left.count()));
-  };
+// A consumer outside any group with every partition of a topic assigned, and where each
+// partition starts and (as of opening) ends.
+struct Assigned {
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::map<std::int32_t, std::int64_t> start;  // partition -> first offset to read
+  std::map<std::int32_t, std::int64_t> end;    // partition -> high watermark at opening
+};
+
+TopicRecord to_record(const RdKafka::Message& m) {
+  TopicRecord r;
+  r.key = m.key() ? *m.key() : std::string();
+  if (m.payload() != nullptr) r.value.emplace(static_cast<const char*>(m.payload()), m.len());
+  r.partition = m.partition();
+  r.offset = m.offset();
+  r.timestamp_ms = m.timestamp().timestamp;
+  return r;
+}
+
+// `since_ms`: from the first record at or after it; nullopt: from the beginning, or from the
+// end when `from_end`.
+std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const std::string& topic,
+                                                 std::optional<std::int64_t> since_ms, bool from_end,
+                                                 Clock::time_point deadline) {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   for (const auto& [name, value] : kafka.properties)
@@ -37,61 +56,109 @@ std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(const Kafk
       !set(*conf, "enable.partition.eof", "true", error) ||
       !set(*conf, "allow.auto.create.topics", "false", error))
     return "kafka reader: " + error;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (!consumer) return "kafka reader: " + error;
+  Assigned out;
+  out.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!out.consumer) return "kafka reader: " + error;
 
   RdKafka::Metadata* raw = nullptr;
-  auto err = consumer->metadata(true, nullptr, &raw, remaining_ms());
+  auto err = out.consumer->metadata(true, nullptr, &raw, remaining_ms(deadline));
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   if (err != RdKafka::ERR_NO_ERROR) return "cannot reach Kafka: " + RdKafka::err2str(err);
 
   std::vector<RdKafka::TopicPartition*> partitions;
-  std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark still to reach
   for (const auto* t : *metadata->topics()) {
     if (t->topic() != topic || t->err() != RdKafka::ERR_NO_ERROR) continue;
     for (const auto* p : *t->partitions()) {
       std::int64_t low = 0;
       std::int64_t high = 0;
-      err = consumer->query_watermark_offsets(topic, p->id(), &low, &high, remaining_ms());
+      err = out.consumer->query_watermark_offsets(topic, p->id(), &low, &high, remaining_ms(deadline));
       if (err != RdKafka::ERR_NO_ERROR) {
         RdKafka::TopicPartition::destroy(partitions);
         return "cannot read offsets of " + topic + ": " + RdKafka::err2str(err);
       }
-      if (high > low) {
-        end[p->id()] = high;
-        partitions.push_back(RdKafka::TopicPartition::create(topic, p->id(), low));
-      }
+      out.start[p->id()] = from_end ? high : low;
+      out.end[p->id()] = high;
+      partitions.push_back(RdKafka::TopicPartition::create(topic, p->id(), since_ms.value_or(0)));
     }
   }
-  std::vector<TopicRecord> records;
-  if (partitions.empty()) {
-    consumer->close();
-    return records;
+  if (since_ms && !partitions.empty()) {
+    err = out.consumer->offsetsForTimes(partitions, remaining_ms(deadline));
+    if (err != RdKafka::ERR_NO_ERROR) {
+      RdKafka::TopicPartition::destroy(partitions);
+      return "cannot look up offsets by time in " + topic + ": " + RdKafka::err2str(err);
+    }
+    // No record at or after the time: the partition's end (offset -1 from the broker).
+    for (auto* p : partitions)
+      out.start[p->partition()] = p->offset() >= 0 ? p->offset() : out.end[p->partition()];
   }
-  consumer->assign(partitions);
+  for (auto* p : partitions) p->set_offset(out.start[p->partition()]);
+  if (!partitions.empty()) out.consumer->assign(partitions);
   RdKafka::TopicPartition::destroy(partitions);
+  return out;
+}
 
+}  // namespace
+
+std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(
+    const KafkaConfig& kafka, const std::string& topic, Duration timeout,
+    std::optional<std::int64_t> since_ms) {
+  const auto deadline = Clock::now() + timeout;
+  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/false, deadline);
+  if (auto* error = std::get_if<std::string>(&assigned)) return std::move(*error);
+  auto& a = std::get<Assigned>(assigned);
+  std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark still to reach
+  for (const auto& [partition, high] : a.end)
+    if (high > a.start[partition]) end[partition] = high;
+
+  std::vector<TopicRecord> records;
   while (!end.empty()) {
-    if (remaining_ms() == 0) {
-      consumer->close();
+    if (remaining_ms(deadline) == 0) {
+      a.consumer->close();
       return "reading " + topic + " did not finish within the timeout";
     }
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(std::min(remaining_ms(), 200)));
+    std::unique_ptr<RdKafka::Message> m(a.consumer->consume(std::min(remaining_ms(deadline), 200)));
     if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() != RdKafka::ERR_NO_ERROR) continue;  // transient; the deadline bounds retries
     auto it = end.find(m->partition());
     if (it == end.end()) continue;
-    TopicRecord r;
-    r.key = m->key() ? *m->key() : std::string();
-    if (m->payload() != nullptr) r.value.emplace(static_cast<const char*>(m->payload()), m->len());
-    r.partition = m->partition();
-    r.offset = m->offset();
-    r.timestamp_ms = m->timestamp().timestamp;
-    records.push_back(std::move(r));
+    records.push_back(to_record(*m));
     if (m->offset() + 1 >= it->second) end.erase(it);
   }
-  consumer->close();
+  a.consumer->close();
   return records;
+}
+
+struct TopicFollower::Impl {
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+};
+
+TopicFollower::TopicFollower(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TopicFollower::~TopicFollower() { impl_->consumer->close(); }
+
+std::variant<std::unique_ptr<TopicFollower>, std::string> TopicFollower::open(
+    const KafkaConfig& kafka, const std::string& topic, std::optional<std::int64_t> since_ms,
+    Duration timeout) {
+  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/true, Clock::now() + timeout);
+  if (auto* error = std::get_if<std::string>(&assigned)) return std::move(*error);
+  auto impl = std::make_unique<Impl>();
+  impl->consumer = std::move(std::get<Assigned>(assigned).consumer);
+  return std::unique_ptr<TopicFollower>(new TopicFollower(std::move(impl)));
+}
+
+std::vector<TopicRecord> TopicFollower::poll(Duration wait) {
+  std::vector<TopicRecord> records;
+  const auto deadline = Clock::now() + wait;
+  while (true) {
+    // Once something has arrived, only drain what is already there.
+    int ms = records.empty() ? remaining_ms(deadline) : 0;
+    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(std::min(ms, 200)));
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      records.push_back(to_record(*m));
+      continue;
+    }
+    if (!records.empty() || remaining_ms(deadline) == 0) return records;
+  }
 }
 
 }  // namespace gitopsd
