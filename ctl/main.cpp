@@ -19,6 +19,7 @@
 #include "gitopsd/ctl/sign.hpp"
 #include "gitopsd/ctl/status.hpp"
 #include "gitopsd/ctl/sync.hpp"
+#include "gitopsd/log.hpp"
 
 namespace {
 
@@ -193,6 +194,17 @@ std::string parse_cluster_args(int argc, char** argv, ClusterArgs& args,
   return {};
 }
 
+// The config for a command that talks to the cluster. Its errors are reported once, by the
+// command: librdkafka's and the producer's own logging (retries, "brokers are down") is off
+// unless kafka.properties sets log_level.
+std::optional<Config> load_cluster_config(const std::string& path) {
+  auto config = load_config_or_report(path, BrokerUse::cluster);
+  if (!config) return config;
+  config->kafka.properties.try_emplace("log_level", "0");
+  init_logging("off");
+  return config;
+}
+
 int positive(const std::string& text) {
   std::size_t used = 0;
   int n = std::stoi(text, &used);
@@ -210,7 +222,7 @@ int init_topics(int argc, char** argv) {
   if (error.empty() && (options.partitions == 0 || options.replication == 0))
     error = "--partitions and --replication are required";
   if (!error.empty()) return usage_error("init-topics: " + error);
-  auto config = load_config_or_report(args.config_path, BrokerUse::cluster);
+  auto config = load_cluster_config(args.config_path);
   if (!config) return kExitBadConfig;
   options.json = args.json;
   options.timeout = args.timeout;
@@ -225,7 +237,7 @@ int status(int argc, char** argv) {
                                    {"--target", [&](auto& v) { options.target = v; }}});
   if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
   if (!error.empty()) return usage_error("status: " + error);
-  auto config = load_config_or_report(args.config_path, BrokerUse::cluster);
+  auto config = load_cluster_config(args.config_path);
   if (!config) return kExitBadConfig;
   options.json = args.json;
   options.timeout = args.timeout;
@@ -245,7 +257,7 @@ int events(int argc, char** argv) {
        {"--since", [&](auto& v) { options.since = parse_duration(v); }}});
   if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
   if (!error.empty()) return usage_error("events: " + error);
-  auto config = load_config_or_report(args.config_path, BrokerUse::cluster);
+  auto config = load_cluster_config(args.config_path);
   if (!config) return kExitBadConfig;
   options.json = args.json;
   options.timeout = args.timeout;
@@ -271,7 +283,7 @@ int dlq(int argc, char** argv) {
   if (error.empty() && action == "replay" && options.all == !options.id.empty())
     error = "give either --id ID or --all";
   if (!error.empty()) return usage_error("dlq " + std::string(action) + ": " + error);
-  auto config = load_config_or_report(args.config_path, BrokerUse::cluster);
+  auto config = load_cluster_config(args.config_path);
   if (!config) return kExitBadConfig;
   options.json = args.json;
   options.timeout = args.timeout;
@@ -296,7 +308,7 @@ int sync(int argc, char** argv) {
        {"--wait-timeout", [&](auto& v) { options.wait_timeout = parse_duration(v); }}});
   if (error.empty() && args.positional.size() != 1) error = "give one REPO";
   if (!error.empty()) return usage_error("sync: " + error);
-  auto config = load_config_or_report(args.config_path, BrokerUse::cluster);
+  auto config = load_cluster_config(args.config_path);
   if (!config) return kExitBadConfig;
   options.repository = args.positional[0];
   options.json = args.json;
