@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "gitopsd/crypto.hpp"
 
@@ -41,10 +42,10 @@ TopicRecord to_record(const RdKafka::Message& m) {
 }
 
 // `since_ms`: from the first record at or after it; nullopt: from the beginning, or from the
-// end when `from_end`.
+// end when `from_end`. A missing topic is an error with `require_topic`, else has no partitions.
 std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const std::string& topic,
                                                  std::optional<std::int64_t> since_ms, bool from_end,
-                                                 Clock::time_point deadline) {
+                                                 bool require_topic, Clock::time_point deadline) {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   for (const auto& [name, value] : kafka.properties)
@@ -60,29 +61,46 @@ std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const
   out.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!out.consumer) return "kafka reader: " + error;
 
-  RdKafka::Metadata* raw = nullptr;
-  auto err = out.consumer->metadata(true, nullptr, &raw, remaining_ms(deadline));
-  std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  if (err != RdKafka::ERR_NO_ERROR) return "cannot reach Kafka: " + RdKafka::err2str(err);
-
-  std::vector<RdKafka::TopicPartition*> partitions;
-  for (const auto* t : *metadata->topics()) {
-    if (t->topic() != topic || t->err() != RdKafka::ERR_NO_ERROR) continue;
-    for (const auto* p : *t->partitions()) {
-      std::int64_t low = 0;
-      std::int64_t high = 0;
-      err = out.consumer->query_watermark_offsets(topic, p->id(), &low, &high, remaining_ms(deadline));
-      if (err != RdKafka::ERR_NO_ERROR) {
-        RdKafka::TopicPartition::destroy(partitions);
-        return "cannot read offsets of " + topic + ": " + RdKafka::err2str(err);
+  // Partition -> {low, high}. Right after a topic is created its partitions may have no
+  // leader yet (or the broker may not list it yet): retried until the deadline.
+  std::map<std::int32_t, std::pair<std::int64_t, std::int64_t>> layout;
+  while (true) {
+    layout.clear();
+    error.clear();
+    bool found = false;
+    RdKafka::Metadata* raw = nullptr;
+    auto err = out.consumer->metadata(true, nullptr, &raw, remaining_ms(deadline));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (err != RdKafka::ERR_NO_ERROR) return "cannot reach Kafka: " + RdKafka::err2str(err);
+    for (const auto* t : *metadata->topics()) {
+      if (t->topic() != topic || t->err() != RdKafka::ERR_NO_ERROR) continue;
+      found = true;
+      for (const auto* p : *t->partitions()) {
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        err = out.consumer->query_watermark_offsets(topic, p->id(), &low, &high,
+                                                    remaining_ms(deadline));
+        if (err != RdKafka::ERR_NO_ERROR) {
+          error = "cannot read offsets of " + topic + ": " + RdKafka::err2str(err);
+          break;
+        }
+        layout[p->id()] = {low, high};
       }
-      out.start[p->id()] = from_end ? high : low;
-      out.end[p->id()] = high;
-      partitions.push_back(RdKafka::TopicPartition::create(topic, p->id(), since_ms.value_or(0)));
     }
+    if (found && error.empty()) break;
+    if (!found && !require_topic) break;  // reads as empty
+    if (remaining_ms(deadline) <= 200)
+      return error.empty() ? "topic " + topic + " does not exist (gitopsctl init-topics)" : error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::vector<RdKafka::TopicPartition*> partitions;
+  for (const auto& [partition, range] : layout) {
+    out.start[partition] = from_end ? range.second : range.first;
+    out.end[partition] = range.second;
+    partitions.push_back(RdKafka::TopicPartition::create(topic, partition, since_ms.value_or(0)));
   }
   if (since_ms && !partitions.empty()) {
-    err = out.consumer->offsetsForTimes(partitions, remaining_ms(deadline));
+    auto err = out.consumer->offsetsForTimes(partitions, remaining_ms(deadline));
     if (err != RdKafka::ERR_NO_ERROR) {
       RdKafka::TopicPartition::destroy(partitions);
       return "cannot look up offsets by time in " + topic + ": " + RdKafka::err2str(err);
@@ -103,7 +121,7 @@ std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(
     const KafkaConfig& kafka, const std::string& topic, Duration timeout,
     std::optional<std::int64_t> since_ms) {
   const auto deadline = Clock::now() + timeout;
-  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/false, deadline);
+  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/false, /*require_topic=*/false, deadline);
   if (auto* error = std::get_if<std::string>(&assigned)) return std::move(*error);
   auto& a = std::get<Assigned>(assigned);
   std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark still to reach
@@ -139,7 +157,8 @@ TopicFollower::~TopicFollower() { impl_->consumer->close(); }
 std::variant<std::unique_ptr<TopicFollower>, std::string> TopicFollower::open(
     const KafkaConfig& kafka, const std::string& topic, std::optional<std::int64_t> since_ms,
     Duration timeout) {
-  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/true, Clock::now() + timeout);
+  auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/true, /*require_topic=*/true,
+                               Clock::now() + timeout);
   if (auto* error = std::get_if<std::string>(&assigned)) return std::move(*error);
   auto impl = std::make_unique<Impl>();
   impl->consumer = std::move(std::get<Assigned>(assigned).consumer);

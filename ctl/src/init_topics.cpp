@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "gitopsd/ctl/output.hpp"
 
@@ -159,25 +160,32 @@ class Admin {
     return out;
   }
 
-  // Partition count and smallest replica count of an existing topic.
+  // Partition count and smallest replica count of an existing topic. A topic just created
+  // (by a concurrent run) may take a moment to appear in the metadata: retried until the
+  // deadline.
   std::optional<std::pair<int, int>> layout(const std::string& topic) {
-    const rd_kafka_metadata_t* raw = nullptr;
-    auto err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, remaining_ms(deadline_));
-    Handle<const rd_kafka_metadata_t> metadata(raw);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      error_ = std::string("metadata: ") + rd_kafka_err2str(err);
-      return std::nullopt;
+    while (true) {
+      const rd_kafka_metadata_t* raw = nullptr;
+      auto err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, remaining_ms(deadline_));
+      Handle<const rd_kafka_metadata_t> metadata(raw);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error_ = std::string("metadata: ") + rd_kafka_err2str(err);
+        return std::nullopt;
+      }
+      for (int i = 0; i < metadata->topic_cnt; ++i) {
+        const auto& t = metadata->topics[i];
+        if (topic != t.topic || t.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        int replicas = t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0;
+        for (int p = 0; p < t.partition_cnt; ++p)
+          replicas = std::min(replicas, t.partitions[p].replica_cnt);
+        return std::make_pair(t.partition_cnt, replicas);
+      }
+      if (Clock::now() + std::chrono::milliseconds(200) >= deadline_) {
+        error_ = topic + ": not in the cluster's metadata";
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    for (int i = 0; i < metadata->topic_cnt; ++i) {
-      const auto& t = metadata->topics[i];
-      if (topic != t.topic) continue;
-      int replicas = t.partition_cnt > 0 ? t.partitions[0].replica_cnt : 0;
-      for (int p = 0; p < t.partition_cnt; ++p)
-        replicas = std::min(replicas, t.partitions[p].replica_cnt);
-      return std::make_pair(t.partition_cnt, replicas);
-    }
-    error_ = topic + ": not in the cluster's metadata";
-    return std::nullopt;
   }
 
  private:

@@ -71,6 +71,20 @@ inline CtlRun run_ctl(const TempDir& dir, const std::vector<std::string>& args,
   return run;
 }
 
+// True when a line of a printed table holds `cells` as consecutive whitespace-separated words.
+inline bool has_row(const std::string& table, const std::vector<std::string>& cells) {
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    for (std::size_t i = 0; i + cells.size() <= words.size(); ++i)
+      if (std::equal(cells.begin(), cells.end(), words.begin() + static_cast<std::ptrdiff_t>(i)))
+        return true;
+  }
+  return false;
+}
+
 inline std::ostream& operator<<(std::ostream& os, const CtlRun& r) {
   return os << "exit " << r.exit_code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
 }

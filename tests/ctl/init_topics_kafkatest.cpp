@@ -14,7 +14,7 @@ TEST_F(InitTopicsTest, CreatesTheFourTopicsThenReportsThemAsExisting) {
   write_config();
   auto first = ctl({"init-topics", "--partitions", "2", "--replication", "1"});
   ASSERT_EQ(first.exit_code, 0) << first;
-  EXPECT_NE(first.out.find(state_ + "  created"), std::string::npos) << first;
+  EXPECT_TRUE(has_row(first.out, {"state", state_, "created", "2", "1"})) << first;
   EXPECT_NE(first.out.find("cleanup.policy=compact"), std::string::npos) << first;
 
   // The re-run inspects what the broker has: what it would say about a compacted state
@@ -46,7 +46,8 @@ TEST_F(InitTopicsTest, RefusesAnExistingStateTopicThatIsNotCompactedOrHasFewerPa
   EXPECT_NE(run.err.find(state_ + ": 1 partitions, fewer than 3"), std::string::npos) << run;
   EXPECT_NE(run.err.find(state_ + ": cleanup.policy is delete, must be compact"), std::string::npos) << run;
   // The other three were created all the same.
-  EXPECT_NE(run.out.find(events_ + "  created"), std::string::npos) << run;
+  EXPECT_TRUE(has_row(run.out, {"events", events_, "created"})) << run;
+  EXPECT_TRUE(has_row(run.out, {"state", state_, "exists", "1", "1"})) << run;
 }
 
 TEST_F(InitTopicsTest, BadArgumentsAndUnreachableBrokerFailClearly) {
