@@ -80,7 +80,8 @@ TEST_F(StatusSyncTest, FailedApplyShowsAsLastErrorAndSyncWaitFails) {
   auto status = ctl({"status", "--json", "--repo", "infra"});
   ASSERT_EQ(status.exit_code, 0) << status;
   bool seen = false;
-  for (const auto& t : json_of(status.out).at("targets").as_array()) {
+  const auto targets = json_of(status.out).at("targets").as_array();
+  for (const auto& t : targets) {
     if (t.at("target") != "broken") continue;
     seen = true;
     EXPECT_EQ(t.at("status"), "never applied") << status;
