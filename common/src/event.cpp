@@ -17,10 +17,10 @@ constexpr std::string_view kSchema = "gitopsd.event.v1";
 
 constexpr std::array<std::string_view, 4> kProviders = {"github", "gitlab", "gitea", "gitopsd"};
 constexpr std::array<std::string_view, 4> kKinds = {"push", "merge", "poll", "manual"};
-constexpr std::array<std::string_view, 15> kFields = {
-    "schema",     "event_id",  "provider",  "delivery_id", "received_at",
-    "repository", "full_name", "clone_url", "branch",      "kind",
-    "before",     "after",     "forced",    "sender",      "merge_request"};
+constexpr std::array<std::string_view, 16> kFields = {
+    "schema",     "event_id",  "provider",  "delivery_id", "received_at",   "repository",
+    "full_name",  "clone_url", "branch",    "kind",        "before",        "after",
+    "forced",     "sender",    "merge_request", "targets"};
 
 }  // namespace
 
@@ -32,7 +32,7 @@ std::string to_json(const Event& event) {
         {"number", mr.number}, {"title", mr.title}, {"url", mr.url}, {"author", mr.author}};
   }
   // json::object keeps insertion order: DESIGN.md's order.
-  const json::object obj{{"schema", kSchema},
+  json::object obj{{"schema", kSchema},
                          {"event_id", event.event_id},
                          {"provider", event.provider},
                          {"delivery_id", event.delivery_id},
@@ -47,6 +47,12 @@ std::string to_json(const Event& event) {
                          {"forced", event.forced},
                          {"sender", event.sender},
                          {"merge_request", std::move(merge_request)}};
+  // Optional and additive: absent unless a manual sync names targets.
+  if (!event.targets.empty()) {
+    json::array targets;
+    for (const auto& t : event.targets) targets.emplace_back(t);
+    obj["targets"] = std::move(targets);
+  }
   return json::serialize(obj);
 }
 
@@ -107,6 +113,17 @@ std::variant<Event, std::string> parse_event(std::string_view text) {
   r.check(e.merge_request.has_value() == (e.kind == "merge"), "merge_request",
           "must be an object exactly when kind is merge");
   if (!r.error().empty()) return std::move(r.error());
+
+  if (const json::value* targets = root.get_object().if_contains("targets")) {
+    if (e.kind != "manual") return std::string("field 'targets' is only allowed when kind is manual");
+    if (!targets->is_array() || targets->get_array().empty())
+      return std::string("field 'targets' is not a non-empty array");
+    for (const auto& t : targets->get_array()) {
+      if (!t.is_string() || t.get_string().empty())
+        return std::string("field 'targets' has an element that is not a non-empty string");
+      e.targets.emplace_back(t.get_string());
+    }
+  }
   return e;
 }
 

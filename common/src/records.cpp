@@ -17,8 +17,10 @@ constexpr std::array<std::string_view, 6> kStatuses = {
 constexpr std::array<std::string_view, 14> kResultFields = {
     "schema", "event_id",    "repository", "target",      "commit",  "status",  "rollback",
     "attempt", "worker", "started_at", "finished_at", "duration_ms", "message", "output_tail"};
-constexpr std::array<std::string_view, 7> kStateFields = {
-    "schema", "repository", "target", "commit", "tree", "status", "applied_at"};
+constexpr std::array<std::string_view, 8> kStateFields = {
+    "schema", "repository", "target", "commit", "tree", "status", "applied_at", "last_error"};
+constexpr std::array<std::string_view, 4> kLastErrorFields = {"at", "event_id", "commit",
+                                                              "message"};
 
 // Parses `text` and checks its schema name; on failure returns the reason.
 std::variant<json::value, std::string> parse_record(std::string_view text, std::string_view schema) {
@@ -56,13 +58,15 @@ std::string to_json(const Result& r) {
 }
 
 std::string to_json(const StateRecord& s) {
-  return json::serialize(json::object{{"schema", kStateSchema},
-                                      {"repository", s.repository},
-                                      {"target", s.target},
-                                      {"commit", s.commit},
-                                      {"tree", s.tree},
-                                      {"status", s.status},
-                                      {"applied_at", s.applied_at}});
+  json::object obj{{"schema", kStateSchema}, {"repository", s.repository}, {"target", s.target},
+                   {"commit", s.commit},     {"tree", s.tree},             {"status", s.status},
+                   {"applied_at", s.applied_at}};
+  if (s.last_error)
+    obj["last_error"] = json::object{{"at", s.last_error->at},
+                                     {"event_id", s.last_error->event_id},
+                                     {"commit", s.last_error->commit},
+                                     {"message", s.last_error->message}};
+  return json::serialize(obj);
 }
 
 std::variant<Result, std::string> parse_result(std::string_view text) {
@@ -108,12 +112,31 @@ std::variant<StateRecord, std::string> parse_state(std::string_view text) {
   s.tree = f.str("tree");
   s.status = f.str("status");
   s.applied_at = f.str("applied_at");
+  if (!f.error().empty()) return std::move(f.error());
+  const auto& obj = std::get<json::value>(root).get_object();
+  if (const json::value* e = obj.if_contains("last_error")) {
+    if (!e->is_object()) return std::string("field 'last_error' is not an object");
+    Reader l(e->get_object(), "last_error.", kStateSchema);
+    l.reject_unknown(kLastErrorFields);
+    LastError last;
+    last.at = l.str("at");
+    last.event_id = l.str("event_id");
+    last.commit = l.str("commit");
+    last.message = l.str("message");
+    l.check(is_timestamp(last.at), "at", "is not an RFC 3339 UTC time with millis");
+    if (!l.error().empty()) return std::move(l.error());
+    s.last_error = std::move(last);
+  }
+  // A target whose first apply failed has a state record with its error and nothing applied.
+  const bool never_applied = s.last_error && s.commit.empty() && s.tree.empty() &&
+                             s.applied_at.empty() && s.status == "failed";
   f.check(!s.repository.empty(), "repository", "is empty");
   f.check(!s.target.empty(), "target", "is empty");
-  f.check(is_commit(s.commit), "commit", "is not a 40-hex commit id");
-  f.check(is_commit(s.tree), "tree", "is not a 40-hex object id");
+  f.check(never_applied || is_commit(s.commit), "commit", "is not a 40-hex commit id");
+  f.check(never_applied || is_commit(s.tree), "tree", "is not a 40-hex object id");
   f.check(one_of(s.status, kStatuses), "status", "is not a result status");
-  f.check(is_timestamp(s.applied_at), "applied_at", "is not an RFC 3339 UTC time with millis");
+  f.check(never_applied || is_timestamp(s.applied_at), "applied_at",
+          "is not an RFC 3339 UTC time with millis");
   if (!f.error().empty()) return std::move(f.error());
   return s;
 }

@@ -141,3 +141,27 @@ TEST(EventTest, SchemaRefusesWhatParseEventRefuses) {
 
 }  // namespace
 }  // namespace gitopsd
+
+namespace gitopsd {
+namespace {
+
+TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
+  Event e;
+  e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
+  e.provider = "gitopsd";
+  e.received_at = "2026-11-23T13:00:00.123Z";
+  e.repository = "infra";
+  e.branch = "main";
+  e.kind = "manual";
+  e.before = e.after = std::string(40, '0');
+  EXPECT_EQ(to_json(e).find("targets"), std::string::npos);  // absent unless named
+  e.targets = {"web"};
+  auto parsed = parse_event(to_json(e));
+  ASSERT_TRUE(std::holds_alternative<Event>(parsed)) << std::get<std::string>(parsed);
+  EXPECT_EQ(std::get<Event>(parsed).targets, std::vector<std::string>{"web"});
+  e.kind = "push";
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_event(to_json(e))));
+}
+
+}  // namespace
+}  // namespace gitopsd

@@ -75,3 +75,22 @@ TEST(RecordsTest, KeyIsRepositorySlashTarget) { EXPECT_EQ(target_key("infra", "w
 
 }  // namespace
 }  // namespace gitopsd
+
+namespace gitopsd {
+namespace {
+
+TEST(StateLastErrorTest, RoundTripsAndAllowsNeverAppliedOnlyWithAnError) {
+  StateRecord never{"infra", "web", "", "", "failed", "", LastError{"2026-11-23T13:00:00.123Z", "e1",
+                                                                     std::string(40, 'a'), "boom"}};
+  auto parsed = parse_state(to_json(never));
+  ASSERT_TRUE(std::holds_alternative<StateRecord>(parsed)) << std::get<std::string>(parsed);
+  const auto& s = std::get<StateRecord>(parsed);
+  ASSERT_TRUE(s.last_error.has_value());
+  EXPECT_EQ(s.last_error->message, "boom");
+  EXPECT_EQ(s.commit, "");
+  never.last_error.reset();
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_state(to_json(never))));
+}
+
+}  // namespace
+}  // namespace gitopsd

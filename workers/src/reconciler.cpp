@@ -1,5 +1,6 @@
 #include "gitopsd/worker/reconciler.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <filesystem>
@@ -61,6 +62,19 @@ Duration backoff(unsigned attempt) {
 
 std::string now_timestamp() { return format_timestamp(std::chrono::system_clock::now()); }
 
+// What a result does to the target's state record.
+enum class StateUpdate {
+  by_status,  // applied/drift_corrected: the new state; failed: its last_error; else nothing
+  none,       // a result about the event, not the target (superseded, not on branch)
+  in_sync,    // a drift check found the target as recorded: clears last_error
+};
+
+// An event without `targets` names every target (only manual syncs name some).
+bool names_target(const Event& event, const Target& target) {
+  return event.targets.empty() ||
+         std::find(event.targets.begin(), event.targets.end(), target.name) != event.targets.end();
+}
+
 }  // namespace
 
 struct RepositoryReconciler::Impl {
@@ -88,7 +102,8 @@ struct RepositoryReconciler::Impl {
     }
   }
 
-  void publish_result(Result r, const std::string& tree = {}) {
+  void publish_result(Result r, const std::string& tree = {},
+                      StateUpdate update = StateUpdate::by_status) {
     r.repository = repository.name;
     r.worker = context.worker_id;
     if (r.finished_at.empty()) r.finished_at = now_timestamp();
@@ -102,11 +117,29 @@ struct RepositoryReconciler::Impl {
               r.event_id, r.repository, r.target, r.commit.substr(0, 12), r.status, r.attempt,
               r.duration_ms, r.message);
     publish(context.config->kafka.topics.results, target_key(r.repository, r.target), to_json(r));
+    if (update == StateUpdate::none) return;
     if ((r.status == "applied" || r.status == "drift_corrected") && !tree.empty()) {
-      StateRecord s{r.repository, r.target, r.commit, tree, r.status, r.finished_at};
-      publish(context.config->kafka.topics.state, target_key(s.repository, s.target), to_json(s));
-      if (published_all) context.state->put(s);
+      StateRecord s{r.repository, r.target, r.commit, tree, r.status, r.finished_at, {}};
+      publish_state(s);
+    } else if (r.status == "failed") {
+      // The target keeps running what the state names; the error is kept beside it, so
+      // `gitopsctl status` reads one compacted topic instead of the whole audit log.
+      auto s = context.state->get(r.repository, r.target)
+                   .value_or(StateRecord{r.repository, r.target, "", "", "failed", "", {}});
+      s.last_error = LastError{r.finished_at, r.event_id, r.commit, r.message};
+      publish_state(s);
+    } else if (update == StateUpdate::in_sync) {
+      auto s = context.state->get(r.repository, r.target);
+      if (s && s->last_error) {
+        s->last_error.reset();
+        publish_state(*s);
+      }
     }
+  }
+
+  void publish_state(const StateRecord& s) {
+    publish(context.config->kafka.topics.state, target_key(s.repository, s.target), to_json(s));
+    if (published_all) context.state->put(s);
   }
 
   void dead_letter(const Event& event, const std::string& error, unsigned attempts) {
@@ -118,16 +151,19 @@ struct RepositoryReconciler::Impl {
     publish(context.config->kafka.topics.dlq, repository.name, boost::json::serialize(dlq));
   }
 
+  // One result per target the event names.
   void result_for_every_target(const Event& event, const std::string& commit,
-                               const std::string& status, const std::string& message) {
+                               const std::string& status, const std::string& message,
+                               StateUpdate update = StateUpdate::by_status) {
     for (const Target& t : repository.targets) {
+      if (!names_target(event, t)) continue;
       Result r;
       r.event_id = event.event_id;
       r.target = t.name;
       r.commit = commit;
       r.status = status;
       r.message = message;
-      publish_result(std::move(r));
+      publish_result(std::move(r), {}, update);
     }
   }
 
@@ -372,9 +408,11 @@ struct RepositoryReconciler::Impl {
     auto started = Clock::now();
     Result r{.event_id = event.event_id, .target = t.name, .commit = tip, .started_at = started_at};
     auto drift = find_drift(t, tip, stop);
+    auto update = StateUpdate::by_status;
     if (std::holds_alternative<std::monostate>(drift)) {
       r.status = "unchanged";
       r.message = "in sync";
+      update = StateUpdate::in_sync;
     } else if (auto* failed = std::get_if<Attempt>(&drift)) {
       r.status = "failed";
       r.message = failed->message;
@@ -399,7 +437,7 @@ struct RepositoryReconciler::Impl {
       }
     }
     r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-    publish_result(std::move(r), plan.tree);
+    publish_result(std::move(r), plan.tree, update);
   }
 
   void apply_target(const Event& event, const Target& t, const TargetPlan& plan,
@@ -456,9 +494,10 @@ struct RepositoryReconciler::Impl {
     const std::string tip = std::get<0>(fetched);
     bool drift_checks = false;
     for (Event& e : events) {
-      // Resync and manual syncs name no commit: they ask for the tip as just fetched.
+      // Resync and manual syncs name no commit: they ask for the tip as just fetched, and
+      // compare the targets with it (rule 6), so `gitopsctl sync` also corrects drift.
       if (e.kind == "poll" || e.kind == "manual") {
-        drift_checks = drift_checks || e.kind == "poll";
+        drift_checks = true;
         e.after = tip;
       }
     }
@@ -481,18 +520,27 @@ struct RepositoryReconciler::Impl {
           carrier = &events[i];
           break;
         case EventVerdict::superseded:
-          result_for_every_target(events[i], tip, "superseded", "served by the apply of " + tip.substr(0, 12));
+          result_for_every_target(events[i], tip, "superseded",
+                                  "served by the apply of " + tip.substr(0, 12), StateUpdate::none);
           break;
         case EventVerdict::not_on_branch:
           result_for_every_target(events[i], events[i].after, "failed",
                                   "not on branch: " + events[i].after.substr(0, 12) + " is not reachable from " +
-                                      repository.branch + " at " + tip.substr(0, 12));
+                                      repository.branch + " at " + tip.substr(0, 12),
+                                  StateUpdate::none);
           break;
       }
     }
     if (carrier != nullptr) {
-      for (std::size_t i = 0; i < repository.targets.size(); ++i)
-        apply_target(*carrier, repository.targets[i], plan.targets[i], tip, drift_checks, stop);
+      for (std::size_t i = 0; i < repository.targets.size(); ++i) {
+        // A target no waiting event on the branch names (a sync of other targets) is left alone.
+        bool named = false;
+        for (std::size_t e = 0; e < events.size(); ++e)
+          named = named || (plan.events[e] != EventVerdict::not_on_branch &&
+                            names_target(events[e], repository.targets[i]));
+        if (named)
+          apply_target(*carrier, repository.targets[i], plan.targets[i], tip, drift_checks, stop);
+      }
     }
     return published_all;
   }

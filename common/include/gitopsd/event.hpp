@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace gitopsd {
 
@@ -32,6 +33,9 @@ struct Event {
   bool forced = false;
   std::string sender;
   std::optional<MergeRequest> merge_request;  // set for kind == merge
+  // Optional, only for kind == manual (`gitopsctl sync --target`): the targets to reconcile.
+  // Empty = every target of the repository. Serialized only when non-empty.
+  std::vector<std::string> targets;
 };
 
 std::string to_json(const Event& event);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,13 +28,23 @@ struct Result {
   std::string output_tail;  // of `exec` / `after` commands
 };
 
+// Why the target's latest apply (or fetch, or drift check) failed; the state keeps the
+// commit that still runs. Cleared by the next applied, drift_corrected or in-sync result.
+struct LastError {
+  std::string at;  // RFC 3339 UTC with millis
+  std::string event_id;
+  std::string commit;  // what the failed attempt tried to bring the target to
+  std::string message;
+};
+
 struct StateRecord {
   std::string repository;
   std::string target;
-  std::string commit;
-  std::string tree;    // the target subtree's object id
-  std::string status;  // status of the result that set it
-  std::string applied_at;
+  std::string commit;  // "" only when never applied (then last_error is set)
+  std::string tree;    // the target subtree's object id ("" when never applied)
+  std::string status;  // status of the result that set it ("failed" when never applied)
+  std::string applied_at;  // "" when never applied
+  std::optional<LastError> last_error;  // optional field "last_error" in the JSON
 };
 
 std::string to_json(const Result& result);
