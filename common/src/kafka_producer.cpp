@@ -1,5 +1,7 @@
 #include "gitopsd/kafka_producer.hpp"
 
+#include "gitopsd/kafka_log.hpp"
+
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
@@ -8,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "gitopsd/kafka_log.hpp"
 #include "gitopsd/log.hpp"
 
 namespace gitopsd {
@@ -38,33 +41,11 @@ class DeliveryReporter : public RdKafka::DeliveryReportCb {
   }
 };
 
-class ErrorLogger : public RdKafka::EventCb {
- public:
-  void event_cb(RdKafka::Event& event) override {
-    auto log = logger("kafka");
-    switch (event.type()) {
-      case RdKafka::Event::EVENT_ERROR:
-        if (event.fatal()) {
-          log->critical("producer fatal error={} reason={}", RdKafka::err2str(event.err()), event.str());
-        } else {
-          log->warn("producer error={} reason={}", RdKafka::err2str(event.err()), event.str());
-        }
-        break;
-      case RdKafka::Event::EVENT_LOG:
-        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING)
-          log->warn("librdkafka {}: {}", event.fac(), event.str());
-        break;
-      default:
-        break;
-    }
-  }
-};
 
 }  // namespace
 
 struct KafkaProducer::Impl {
   DeliveryReporter reporter;
-  ErrorLogger error_logger;
   std::unique_ptr<RdKafka::Producer> producer;
   std::atomic<bool> stopping{false};
   std::atomic<bool> connected{false};
@@ -116,7 +97,7 @@ KafkaProducer::KafkaProducer(const KafkaConfig& config, const std::string& clien
   set_property(*conf, "message.timeout.ms", std::to_string(delivery_timeout.count()));
   std::string error;
   if (conf->set("dr_cb", &impl_->reporter, error) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", &impl_->error_logger, error) != RdKafka::Conf::CONF_OK)
+      conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
     throw std::runtime_error("kafka callbacks: " + error);
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
   if (!impl_->producer) throw std::runtime_error("kafka producer: " + error);

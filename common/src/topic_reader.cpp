@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gitopsd/crypto.hpp"
+#include "gitopsd/kafka_log.hpp"
 
 namespace gitopsd {
 namespace {
@@ -55,7 +56,8 @@ std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const
       !set(*conf, "group.id", "gitopsd-reader-" + random_uuid(), error) ||
       !set(*conf, "enable.auto.commit", "false", error) ||
       !set(*conf, "enable.partition.eof", "true", error) ||
-      !set(*conf, "allow.auto.create.topics", "false", error))
+      !set(*conf, "allow.auto.create.topics", "false", error) ||
+      conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
     return "kafka reader: " + error;
   Assigned out;
   out.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));

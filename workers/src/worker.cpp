@@ -14,6 +14,7 @@
 
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/event.hpp"
+#include "gitopsd/kafka_log.hpp"
 #include "gitopsd/kafka_producer.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/records.hpp"
@@ -85,6 +86,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK)
       throw std::runtime_error("kafka rebalance callback: " + error);
+    if (conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
+      throw std::runtime_error("kafka event callback: " + error);
     consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
     if (!consumer) throw std::runtime_error("kafka consumer: " + error);
     for (const Repository& r : c.repositories)
