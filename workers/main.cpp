@@ -17,7 +17,8 @@
 int main(int argc, char** argv) {
   using namespace gitopsd;
   auto parsed = parse_daemon_options(argc, argv, "gitopsd-worker",
-                                     "Applies events from Kafka to the configured targets.");
+                                     "Applies events from Kafka to the configured targets.",
+                                     /*with_instance=*/true);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   const auto& options = std::get<DaemonOptions>(parsed);
   auto config = load_config_or_report(options.config_path, BrokerUse::cluster);
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
     Metrics metrics;
     worker::Worker engine(*config, metrics);
     boost::asio::io_context io(1);
-    AdminServer admin(io, config->worker.admin_listen, metrics, [&engine] { return engine.ready(); });
+    AdminServer admin(io, instance_address(config->worker.admin_listen, options.instance), metrics,
+                      [&engine] { return engine.ready(); });
     std::jthread admin_thread([&io] { io.run(); });
     log->info("admin={} state_dir={}", admin.local_address().to_string(), config->worker.state_dir);
 

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <stdexcept>
 
 #include "gitopsd/log.hpp"
 
@@ -91,14 +92,22 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
+void listen_on(tcp::acceptor& acceptor, const ListenAddress& address, int backlog) {
+  try {
+    auto endpoint = resolve_listen_address(address);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(backlog);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + address.to_string() + ": " + e.code().message());
+  }
+}
+
 AdminServer::AdminServer(net::io_context& io, const ListenAddress& address, Metrics& metrics,
                          std::function<bool()> ready)
     : impl_(std::make_shared<Impl>(io, metrics, std::move(ready))) {
-  auto endpoint = resolve_listen_address(address);
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen();
+  listen_on(impl_->acceptor, address);
   net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
 }
 

@@ -1,19 +1,27 @@
 #include "gitopsd/cli.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
+#include <string>
 
 namespace gitopsd {
 
 std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, const char* name,
-                                                      const char* summary) {
+                                                      const char* summary, bool with_instance) {
   DaemonOptions options;
   auto usage = [&](std::ostream& out) {
-    out << "usage: " << name << " [--config PATH] [--check-config] [--log-level LEVEL]\n"
+    out << "usage: " << name << " [--config PATH] [--check-config] [--log-level LEVEL]"
+        << (with_instance ? " [--instance N]" : "") << "\n"
         << summary << "\n\n"
         << "  --config PATH      configuration file (default " << kDefaultConfigPath << ")\n"
-        << "  --check-config     validate the configuration and exit (0 valid, 2 invalid)\n"
-        << "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
+        << "  --check-config     validate the configuration and exit (0 valid, 2 invalid)\n";
+    if (with_instance) {
+      out << "  --instance N       instance N (1..1000) of several on this host, as in\n"
+          << "                     gitopsd-worker@N: the admin endpoint listens on port + N - 1\n";
+    }
+    out << "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
         << "  --version          print the version and exit\n";
   };
   for (int i = 1; i < argc; ++i) {
@@ -31,6 +39,15 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
       const char* v = value();
       if (!v) { usage(std::cerr); return 2; }
       options.log_level = v;
+    } else if (arg == "--instance" && with_instance) {
+      const char* v = value();
+      char* end = nullptr;
+      unsigned long n = v ? std::strtoul(v, &end, 10) : 0;
+      if (!v || *v == '\0' || *end != '\0' || n < 1 || n > 1000) {
+        std::cerr << name << ": --instance needs a number from 1 to 1000\n";
+        return 2;
+      }
+      options.instance = static_cast<unsigned>(n);
     } else if (arg == "--version") {
       std::cout << name << " " << GITOPSD_VERSION << "\n";
       return 0;
@@ -44,6 +61,17 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
     }
   }
   return options;
+}
+
+ListenAddress instance_address(ListenAddress address, unsigned instance) {
+  if (address.port == 0 || instance <= 1) return address;
+  const unsigned port = address.port + instance - 1;
+  if (port > 65535) {
+    throw std::out_of_range("admin port " + std::to_string(address.port) + " + instance " +
+                            std::to_string(instance) + " - 1 is above 65535");
+  }
+  address.port = static_cast<std::uint16_t>(port);
+  return address;
 }
 
 std::optional<Config> load_config_or_report(const std::string& path, BrokerUse use) {

@@ -56,7 +56,7 @@ for f in /usr/lib/gitopsd/tofu-apply /usr/lib/gitopsd/tofu-plan /usr/lib/gitopsd
 done
 grep -qx 'ExecStart=/usr/bin/gitopsd-receiver --config /etc/gitopsd/gitopsd.yaml' "$units/gitopsd-receiver.service" ||
   fail "receiver unit does not run /usr/bin/gitopsd-receiver"
-grep -qx 'ExecStart=/usr/bin/gitopsd-worker --config /etc/gitopsd/gitopsd.yaml' "$units/gitopsd-worker@.service" ||
+grep -qx 'ExecStart=/usr/bin/gitopsd-worker --config /etc/gitopsd/gitopsd.yaml --instance %i' "$units/gitopsd-worker@.service" ||
   fail "worker unit does not run /usr/bin/gitopsd-worker"
 dpkg-query -W -f='${Conffiles}\n' gitopsd | grep -q '/etc/gitopsd/gitopsd.yaml' || fail "gitopsd.yaml is not a conffile"
 [ "$(stat -c '%U:%G %a' /etc/gitopsd/gitopsd.yaml)" = "root:gitopsd 640" ] || fail "gitopsd.yaml: $(stat -c '%U:%G %a' /etc/gitopsd/gitopsd.yaml)"

@@ -371,11 +371,7 @@ Server::Server(net::io_context& io, const Config& config, KafkaProducer& produce
     impl_->tls->use_certificate_chain_file(config.receiver.tls->cert_file);
     impl_->tls->use_private_key_file(config.receiver.tls->key_file, ssl::context::pem);
   }
-  auto endpoint = resolve_listen_address(config.receiver.listen);
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  listen_on(impl_->acceptor, config.receiver.listen);
   net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
 }
 

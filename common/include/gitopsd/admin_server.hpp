@@ -31,4 +31,9 @@ class AdminServer {
 // Resolves a ListenAddress into an endpoint (numeric host, "localhost" or a name).
 boost::asio::ip::tcp::endpoint resolve_listen_address(const ListenAddress& address);
 
+// Opens, binds and listens `acceptor` on `address`; throws std::runtime_error
+// "cannot listen on HOST:PORT: <reason>" (the operator's words, no source locations).
+void listen_on(boost::asio::ip::tcp::acceptor& acceptor, const ListenAddress& address,
+               int backlog = boost::asio::socket_base::max_listen_connections);
+
 }  // namespace gitopsd
