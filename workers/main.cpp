@@ -8,6 +8,7 @@
 
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/cli.hpp"
+#include "gitopsd/config_reload.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/metrics.hpp"
 #include "gitopsd/systemd_notify.hpp"
@@ -21,31 +22,36 @@ int main(int argc, char** argv) {
                                      /*with_instance=*/true);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   const auto& options = std::get<DaemonOptions>(parsed);
-  auto config = load_config_or_report(options.config_path, BrokerUse::cluster);
-  if (!config) return kExitBadConfig;
+  auto loaded = load_config_or_report(options.config_path, BrokerUse::cluster);
+  if (!loaded) return kExitBadConfig;
+  auto config = std::make_shared<const Config>(std::move(*loaded));
   if (options.check_config) {
     std::cout << options.config_path << ": ok (" << config->repositories.size() << " repositories)\n";
     return 0;
   }
-  init_logging(options.log_level);
+  init_logging();
+  apply_log_level(*config, options.log_level);
   auto log = logger("worker");
 
-  // SIGTERM/SIGINT are taken by a thread of their own (sigwait).
-  const sigset_t signals = block_stop_signals();
+  // SIGTERM/SIGINT (stop) and SIGHUP (reload) are taken by a thread of their own (sigwait).
+  const sigset_t signals = block_stop_signals(/*and_hangup=*/true);
   try {
     worker::init_libgit2();
     Metrics metrics;
-    worker::Worker engine(*config, metrics);
+    worker::Worker engine(config, metrics);
     boost::asio::io_context io(1);
     AdminServer admin(io, instance_address(config->worker.admin_listen, options.instance), metrics,
                       [&engine] { return engine.ready(); });
     std::jthread admin_thread([&io] { io.run(); });
     log->info("admin={} state_dir={}", admin.local_address().to_string(), config->worker.state_dir);
 
+    ConfigReloader reloader(config, BrokerUse::cluster, Daemon::worker, metrics,
+                            options.log_level);
     std::stop_source stop;
     std::jthread signal_thread([&](std::stop_token) {
       int signal = 0;
-      sigwait(&signals, &signal);
+      while (sigwait(&signals, &signal) == 0 && signal == SIGHUP && !stop.stop_requested())
+        reloader.reload([&engine](std::shared_ptr<const Config> next) { engine.reload(next); });
       log->info("signal={} stopping", signal);
       systemd::notify("STOPPING=1");
       stop.request_stop();

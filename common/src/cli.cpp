@@ -1,5 +1,6 @@
 #include "gitopsd/cli.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -21,7 +22,7 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
       out << "  --instance N       instance N (1..1000) of several on this host, as in\n"
           << "                     gitopsd-worker@N: the admin endpoint listens on port + N - 1\n";
     }
-    out << "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
+    out << "  --log-level LEVEL  trace .. off (default: the config's log_level, info)\n"
         << "  --version          print the version and exit\n";
   };
   for (int i = 1; i < argc; ++i) {
@@ -38,6 +39,12 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
     } else if (arg == "--log-level") {
       const char* v = value();
       if (!v) { usage(std::cerr); return 2; }
+      if (std::find(std::begin(kLogLevels), std::end(kLogLevels), std::string_view(v)) ==
+          std::end(kLogLevels)) {
+        std::cerr << name << ": unknown log level '" << v
+                  << "': expected trace, debug, info, warn, error, critical or off\n";
+        return 2;
+      }
       options.log_level = v;
     } else if (arg == "--instance" && with_instance) {
       const char* v = value();
@@ -83,11 +90,12 @@ std::optional<Config> load_config_or_report(const std::string& path, BrokerUse u
   }
 }
 
-sigset_t block_stop_signals() {
+sigset_t block_stop_signals(bool and_hangup) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  if (and_hangup) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
 }

@@ -555,7 +555,14 @@ Config Parser::config(const YAML::Node& root) const {
     return c;
   }
   const Map m(*this, top);
-  m.only({"kafka", "receiver", "worker", "repositories"});
+  m.only({"log_level", "kafka", "receiver", "worker", "repositories"});
+  if (auto v = m.get("log_level")) {
+    c.log_level = text(*v);
+    if (std::find(std::begin(kLogLevels), std::end(kLogLevels), c.log_level) == std::end(kLogLevels)) {
+      fail(*v, "unknown log level '" + c.log_level +
+                   "': expected trace, debug, info, warn, error, critical or off");
+    }
+  }
   if (auto v = m.get("kafka")) {
     c.kafka = kafka(*v);
   } else {

@@ -245,11 +245,13 @@ int run_dev(const DevOptions& options, std::ostream& out) {
     KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);
     AdminServer receiver_admin(receiver_io, config->receiver.admin_listen, receiver_metrics,
                                [&producer] { return producer.connected(); });
-    receiver::Server server(receiver_io, *config, producer, receiver_metrics);
+    // Both parts share one config; `gitopsctl dev` takes no reloads (restart it instead).
+    const auto shared = std::make_shared<const Config>(*config);
+    receiver::Server server(receiver_io, shared, producer, receiver_metrics);
 
     // The worker as gitopsd-worker runs it, with its own metrics and admin listener.
     Metrics worker_metrics;
-    worker::Worker engine(*config, worker_metrics);
+    worker::Worker engine(shared, worker_metrics);
     boost::asio::io_context worker_io(1);
     AdminServer worker_admin(worker_io, config->worker.admin_listen, worker_metrics,
                              [&engine] { return engine.ready(); });

@@ -56,16 +56,36 @@ long seconds_rounded_up(Duration d) {
   return static_cast<long>((d.count() + 999) / 1000);
 }
 
+// HTTPS when `config.receiver.tls` is set, else null. Throws when the files do not load.
+std::shared_ptr<ssl::context> make_tls_context(const Config& config) {
+  if (!config.receiver.tls) return nullptr;
+  auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  tls->use_certificate_chain_file(config.receiver.tls->cert_file);
+  tls->use_private_key_file(config.receiver.tls->key_file, ssl::context::pem);
+  return tls;
+}
+
+// What a connection or request runs with: the config in force when it began, and its TLS
+// context. A reload installs a new one; those begun before keep theirs to the end.
+struct Generation {
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<ssl::context> tls;  // null: plain HTTP
+};
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
-  Impl(net::io_context& io_context, const Config& cfg, KafkaProducer& kafka, Metrics& m)
+  Impl(net::io_context& io_context, std::shared_ptr<const Config> cfg, KafkaProducer& kafka,
+       Metrics& m)
       : io(io_context),
         acceptor(net::make_strand(io_context)),
-        config(cfg),
+        generation(std::make_shared<const Generation>(Generation{cfg, make_tls_context(*cfg)})),
         producer(kafka),
         metrics(m),
-        deduper(cfg.receiver.dedupe_window),
+        deduper(cfg->receiver.dedupe_window),
         log(logger("receiver")),
         request_seconds(m.histogram("gitopsd_webhook_request_duration_seconds",
                                     "Time from a request's head to its answer")),
@@ -74,8 +94,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   net::io_context& io;
   tcp::acceptor acceptor;
-  std::optional<ssl::context> tls;
-  const Config& config;
+  std::atomic<std::shared_ptr<const Generation>> generation;
   KafkaProducer& producer;
   Metrics& metrics;
   DeliveryDeduper deduper;
@@ -111,7 +130,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // timeout: a late success makes the host's retry a duplicate, a failure lets it through.
   net::awaitable<std::optional<DeliveryReport>> publish(const std::string& value,
                                                         const std::string& key,
-                                                        const std::string& dedupe_key) {
+                                                        const std::string& dedupe_key,
+                                                        const Config& config) {
     struct Wait {
       explicit Wait(net::any_io_executor executor) : timer(std::move(executor)) {}
       net::steady_timer timer;
@@ -139,7 +159,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     co_return wait->report;
   }
 
-  net::awaitable<Response> handle(const Request& req, std::chrono::system_clock::time_point received) {
+  net::awaitable<Response> handle(const Request& req, std::chrono::system_clock::time_point received,
+                                  const Config& config) {
     auto started = std::chrono::steady_clock::now();
     WebhookRequest in{
         .method = req.method_string(),
@@ -175,7 +196,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       } else {
         event.event_id = event_id;
         event.received_at = format_timestamp(received);
-        auto report = co_await publish(to_json(event), event.repository, dedupe_key);
+        auto report = co_await publish(to_json(event), event.repository, dedupe_key, config);
         if (report && report->ok) {
           res = json_response(202, status_body("queued", event_id), req.version());
         } else {
@@ -219,7 +240,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       if (buffer.size() == 0) {
         conn->idle = true;
         if (stopping.load()) break;
-        transport.expires_after(first ? config.receiver.header_timeout : config.receiver.idle_timeout);
+        const ReceiverConfig limits = generation.load()->config->receiver;
+        transport.expires_after(first ? limits.header_timeout : limits.idle_timeout);
         std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
                                                         net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
@@ -227,6 +249,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       conn->idle = false;
       first = false;
+      // The request runs under the config in force when its first bytes came (secrets
+      // removed by a reload no longer verify it), even on a connection opened before.
+      const auto current = generation.load();
+      const Config& config = *current->config;
       auto received = std::chrono::system_clock::now();
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
@@ -263,7 +289,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       if (ec) break;  // timed out or reset mid-body: nothing to answer
       Request req = parser.release();
       transport.expires_never();  // publishing is bounded by publish_timeout
-      Response res = co_await handle(req, received);
+      Response res = co_await handle(req, received, config);
       bool keep_alive = req.keep_alive() && !stopping.load();
       res.keep_alive(keep_alive);
       res.prepare_payload();
@@ -293,11 +319,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     conn->executor = socket.get_executor();
     beast::tcp_stream tcp_stream(std::move(socket));
     boost::system::error_code ec;
-    if (tls) {
-      beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
+    const auto current = generation.load();
+    if (current->tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *current->tls);
       conn->close = [&stream] { beast::get_lowest_layer(stream).cancel(); };
       auto it = track(conn);
-      beast::get_lowest_layer(stream).expires_after(config.receiver.header_timeout);
+      beast::get_lowest_layer(stream).expires_after(current->config->receiver.header_timeout);
       co_await stream.async_handshake(ssl::stream_base::server,
                                       net::redirect_error(net::use_awaitable, ec));
       if (!ec) {
@@ -361,17 +388,10 @@ unsigned io_threads(const ReceiverConfig& config) {
   return config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
-Server::Server(net::io_context& io, const Config& config, KafkaProducer& producer, Metrics& metrics)
+Server::Server(net::io_context& io, std::shared_ptr<const Config> config, KafkaProducer& producer,
+               Metrics& metrics)
     : impl_(std::make_shared<Impl>(io, config, producer, metrics)) {
-  if (config.receiver.tls) {
-    impl_->tls.emplace(ssl::context::tls_server);
-    impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-    impl_->tls->use_certificate_chain_file(config.receiver.tls->cert_file);
-    impl_->tls->use_private_key_file(config.receiver.tls->key_file, ssl::context::pem);
-  }
-  listen_on(impl_->acceptor, config.receiver.listen);
+  listen_on(impl_->acceptor, config->receiver.listen);
   net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
 }
 
@@ -383,5 +403,10 @@ ListenAddress Server::local_address() const {
 }
 
 void Server::shutdown() { impl_->shutdown(); }
+
+void Server::reload(std::shared_ptr<const Config> config) {
+  auto tls = make_tls_context(*config);
+  impl_->generation.store(std::make_shared<const Generation>(Generation{std::move(config), std::move(tls)}));
+}
 
 }  // namespace gitopsd::receiver

@@ -10,20 +10,25 @@
 namespace gitopsd::test {
 namespace {
 
-TEST(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
+// A receiver config on free ports and the socket systemd would listen on.
+class ReceiverSystemdTest : public ::testing::Test {
+ protected:
+  ReceiverSystemdTest() {
+    dir.write("secret", "systemd-secret");
+    setup.repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, url: "
+                              "\"https://example.invalid/infra.git\", secrets: [{file: " +
+                              dir.path() + "/secret}], targets: []}\n";
+    config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
+  }
   TempDir dir;
-  dir.write("secret", "systemd-secret");
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
-                      .events_topic = unique_name("events"),
-                      .port = free_port(),
-                      .admin_port = free_port(),
-                      .extra_receiver_yaml = "",
-                      .repositories_yaml =
-                          "  - {name: infra, provider: github, match: acme/infra, url: "
-                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
-                          dir.path() + "/secret}], targets: []}\n"};
-  auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
-  NotifySocket notify(dir.path() + "/notify");
+  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
+                      .port = free_port(), .admin_port = free_port(),
+                      .extra_receiver_yaml = "", .repositories_yaml = ""};
+  std::string config;
+  NotifySocket notify{dir.path() + "/notify"};
+};
+
+TEST_F(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
   Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
                    {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "1000000"}});
 
@@ -56,20 +61,7 @@ TEST(ReceiverSystemdTest, ReadyOnceListeningPingsTheWatchdogAndSaysStopping) {
   while (auto m = notify.receive(0ms)) EXPECT_EQ(m->text, "WATCHDOG=1") << "after STOPPING=1";
 }
 
-TEST(ReceiverSystemdTest, NoWatchdogPingsWithoutWatchdogUsec) {
-  TempDir dir;
-  dir.write("secret", "systemd-secret");
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(),
-                      .events_topic = unique_name("events"),
-                      .port = free_port(),
-                      .admin_port = free_port(),
-                      .extra_receiver_yaml = "",
-                      .repositories_yaml =
-                          "  - {name: infra, provider: github, match: acme/infra, url: "
-                          "\"https://example.invalid/infra.git\", secrets: [{file: " +
-                          dir.path() + "/secret}], targets: []}\n"};
-  auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
-  NotifySocket notify(dir.path() + "/notify");
+TEST_F(ReceiverSystemdTest, NoWatchdogPingsWithoutWatchdogUsec) {
   Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
                    {{"NOTIFY_SOCKET", notify.path()}});
   auto ready = notify.receive(30s);

@@ -65,12 +65,13 @@ struct Batch {
 }  // namespace
 
 struct Worker::Impl : RdKafka::RebalanceCb {
-  Impl(const Config& c, Metrics& m)
-      : config(c),
+  Impl(std::shared_ptr<const Config> initial, Metrics& m)
+      : config(std::move(initial)),
         metrics(m),
         id(worker_id()),
-        producer(c.kafka, "gitopsd-worker", std::chrono::seconds(30)),
+        producer(config->kafka, "gitopsd-worker", std::chrono::seconds(30)),
         log(logger("worker")) {
+    const Config& c = *config;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     set(*conf, "bootstrap.servers", c.kafka.brokers);
     set(*conf, "client.id", "gitopsd-worker");
@@ -90,19 +91,27 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       throw std::runtime_error("kafka event callback: " + error);
     consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
     if (!consumer) throw std::runtime_error("kafka consumer: " + error);
-    for (const Repository& r : c.repositories)
-      reconcilers.emplace(r.name, std::make_unique<RepositoryReconciler>(
-                                      r, WorkerContext{&config, &producer, &metrics, &state, id}));
+    // Made now, so a mirror that cannot be opened stops the start; after a reload, anew
+    // on their next dispatch.
+    for (const Repository& r : c.repositories) reconcilers[r.name] = make_reconciler(r);
   }
 
-  const Config& config;
+  // The config in force. Read and replaced only on the poll thread (take_reload), so the
+  // poll loop needs no lock; batches hold their reconciler's generation.
+  std::shared_ptr<const Config> config;
+  std::mutex reload_mutex;
+  std::shared_ptr<const Config> pending_reload;  // set by reload(), taken by the poll loop
   Metrics& metrics;
   std::string id;
   KafkaProducer producer;
   StateCache state;
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
-  std::map<std::string, std::unique_ptr<RepositoryReconciler>> reconcilers;
+  // By repository name, each made from `config` or an earlier generation (then remade on its
+  // next dispatch, when no batch of its partition runs: a repository's events all go to one
+  // partition, so an old and a new reconciler never share a mirror at once).
+  std::map<std::string, std::shared_ptr<RepositoryReconciler>> reconcilers;
+  std::map<std::string, std::shared_ptr<const Config>> reconciler_generation;
 
   std::mutex assignment_mutex;  // `assigned` is read by the resync thread
   std::set<std::int32_t> assigned;
@@ -118,7 +127,64 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   systemd::WatchdogPinger watchdog;
   bool joined = false;
 
-  const std::string& events_topic() const { return config.kafka.topics.events; }
+  const std::string& events_topic() const { return config->kafka.topics.events; }
+
+  const Repository* configured(const std::string& name) const {
+    for (const Repository& r : config->repositories)
+      if (r.name == name) return &r;
+    return nullptr;
+  }
+
+  std::shared_ptr<RepositoryReconciler> make_reconciler(const Repository& r) {
+    reconciler_generation[r.name] = config;
+    return std::make_shared<RepositoryReconciler>(
+        r, WorkerContext{config, &producer, &metrics, &state, id});
+  }
+
+  // ---- live reload -------------------------------------------------------------------------
+
+  // Adopts a config handed to reload(): repositories added are consumed from now on, removed
+  // ones are refused (dead-lettered) from now on, and changed ones take effect at their next
+  // batch. A batch running now finishes under the config it began with.
+  void take_reload() {
+    std::shared_ptr<const Config> next;
+    {
+      std::lock_guard lock(reload_mutex);
+      next = std::move(pending_reload);
+    }
+    if (!next) return;
+    config = std::move(next);
+    for (auto it = reconcilers.begin(); it != reconcilers.end();) {
+      if (configured(it->first)) {
+        ++it;
+      } else {
+        reconciler_generation.erase(it->first);
+        it = reconcilers.erase(it);
+      }
+    }
+    log->info("config in force repositories={} worker={}", config->repositories.size(), id);
+  }
+
+  // The reconciler for `name` under the config in force, or null when the repository is not
+  // configured or its mirror cannot be opened (`error` says why). Poll thread only.
+  std::shared_ptr<RepositoryReconciler> reconciler_for(const std::string& name, std::string& error) {
+    const Repository* r = configured(name);
+    if (!r) {
+      error = "unknown repository '" + name + "'";
+      return nullptr;
+    }
+    auto& slot = reconcilers[name];
+    if (!slot || reconciler_generation[name] != config) {
+      try {
+        slot = make_reconciler(*r);
+      } catch (const std::exception& e) {
+        slot = nullptr;
+        error = e.what();
+        return nullptr;
+      }
+    }
+    return slot;
+  }
 
   // ---- rebalancing -------------------------------------------------------------------------
 
@@ -157,9 +223,9 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   // What every target runs: the compacted state topic, read to its end.
   void load_state() {
-    auto records = read_topic_to_end(config.kafka, config.kafka.topics.state, std::chrono::seconds(30));
+    auto records = read_topic_to_end(config->kafka, config->kafka.topics.state, std::chrono::seconds(30));
     if (auto* error = std::get_if<std::string>(&records)) {
-      log->error("cannot read state topic {}: {}", config.kafka.topics.state, *error);
+      log->error("cannot read state topic {}: {}", config->kafka.topics.state, *error);
       return;
     }
     std::size_t loaded = 0;
@@ -171,7 +237,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
         ++loaded;
       }
     }
-    log->info("state loaded records={} topic={}", loaded, config.kafka.topics.state);
+    log->info("state loaded records={} topic={}", loaded, config->kafka.topics.state);
   }
 
   // ---- events ------------------------------------------------------------------------------
@@ -187,7 +253,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
     boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
                             {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
-    auto report = producer.produce_and_wait(config.kafka.topics.dlq, key, boost::json::serialize(dlq));
+    auto report = producer.produce_and_wait(config->kafka.topics.dlq, key, boost::json::serialize(dlq));
     if (!report.ok) log->error("dead-letter publish failed error=\"{}\"", report.error);
   }
 
@@ -198,7 +264,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     std::string refusal;
     if (auto* reason = std::get_if<std::string>(&parsed)) {
       refusal = "malformed event: " + *reason;
-    } else if (!reconcilers.contains(std::get<Event>(parsed).repository)) {
+    } else if (!configured(std::get<Event>(parsed).repository)) {
       refusal = "unknown repository '" + std::get<Event>(parsed).repository + "'";
     }
     if (!refusal.empty()) {
@@ -228,14 +294,31 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     batch->first_offset = events.front().first;
     batch->last_offset = events.back().first;
     Batch* b = batch.get();
-    batch->thread = std::jthread([this, b, events = std::move(events), stop = batch_stop.get_token()] {
-      std::map<std::string, std::vector<Event>> by_repository;
-      for (const auto& [offset, event] : events)
-        if (event) by_repository[event->repository].push_back(*event);
+    // Reconcilers are picked here, on the poll thread, under the config in force. Events of a
+    // repository that a reload removed since they were consumed (or whose mirror cannot be
+    // opened) are dead-lettered like any event this worker cannot handle.
+    std::map<std::string, std::pair<std::shared_ptr<RepositoryReconciler>, std::vector<Event>>> work;
+    for (auto& [offset, event] : events) {
+      if (!event) continue;
+      auto it = work.find(event->repository);
+      if (it == work.end()) {
+        std::string error;
+        auto reconciler = reconciler_for(event->repository, error);
+        if (!reconciler) {
+          log->warn("event refused event_id={} repository={} partition={} offset={} reason=\"{}\"",
+                    event->event_id, event->repository, partition, offset, error);
+          dead_letter_raw(event->repository, to_json(*event), error);
+          continue;
+        }
+        it = work.emplace(event->repository, std::pair{std::move(reconciler), std::vector<Event>{}}).first;
+      }
+      it->second.second.push_back(std::move(*event));
+    }
+    batch->thread = std::jthread([this, b, work = std::move(work), stop = batch_stop.get_token()]() mutable {
       bool ok = true;
-      for (auto& [name, repo_events] : by_repository) {
-        log->info("reconcile repository={} events={} partition={}", name, repo_events.size(), b->partition);
-        ok = reconcilers.at(name)->reconcile(std::move(repo_events), stop) && ok;
+      for (auto& [name, job] : work) {
+        log->info("reconcile repository={} events={} partition={}", name, job.second.size(), b->partition);
+        ok = job.first->reconcile(std::move(job.second), stop) && ok;
       }
       b->ok = ok && !stop.stop_requested();
       b->finished.store(true);
@@ -287,7 +370,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       std::lock_guard lock(assignment_mutex);
       mine = assigned;
     }
-    for (const Repository& r : config.repositories) {
+    for (const Repository& r : config->repositories) {
       if (!mine.contains(partition_of(r.name, partitions))) continue;
       Event e;
       e.event_id = random_uuid();
@@ -325,11 +408,12 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     auto err = consumer->subscribe({events_topic()});
     if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("subscribe: " + RdKafka::err2str(err));
     log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
-              config.worker.group_id, id, config.repositories.size());
-    auto next_resync = Clock::now() + config.worker.resync_interval;
+              config->worker.group_id, id, config->repositories.size());
+    auto next_resync = Clock::now() + config->worker.resync_interval;
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
+      take_reload();
       std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
       if (m->err() == RdKafka::ERR_NO_ERROR) {
         on_message(*m);
@@ -349,7 +433,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       for (auto partition : finished) finish_batch(partition, false);
       if (now >= next_resync) {
         publish_resync_events();
-        next_resync = now + config.worker.resync_interval;
+        next_resync = now + config->worker.resync_interval;
       }
       if (now >= next_lag) {
         update_lag();
@@ -380,9 +464,15 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   }
 };
 
-Worker::Worker(const Config& config, Metrics& metrics) : impl_(std::make_unique<Impl>(config, metrics)) {}
+Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(config), metrics)) {}
 Worker::~Worker() = default;
 void Worker::run(std::stop_token stop) { impl_->run(stop); }
 bool Worker::ready() const { return impl_->producer.connected(); }
+
+void Worker::reload(std::shared_ptr<const Config> config) {
+  std::lock_guard lock(impl_->reload_mutex);
+  impl_->pending_reload = std::move(config);
+}
 
 }  // namespace gitopsd::worker

@@ -16,7 +16,7 @@ inline constexpr const char* kDefaultConfigPath = "/etc/gitopsd/gitopsd.yaml";
 struct DaemonOptions {
   std::string config_path = kDefaultConfigPath;
   bool check_config = false;
-  std::string log_level = "info";
+  std::optional<std::string> log_level;  // --log-level: wins over the config's log_level
   // gitopsd-worker@N's N (--instance, 1..1000), 0 when not given: instances on one host share
   // the config file, so each serves its admin endpoint on admin_listen's port + N - 1.
   unsigned instance = 0;
@@ -40,8 +40,9 @@ std::optional<Config> load_config_or_report(const std::string& path,
 
 inline constexpr int kExitBadConfig = 2;
 
-// Blocks SIGTERM and SIGINT in the calling thread, and so in every thread it starts afterwards
-// (call it first): they are then taken by one thread with sigwait on the returned set.
-sigset_t block_stop_signals();
+// Blocks SIGTERM and SIGINT (and SIGHUP, the reload request, with `and_hangup`) in the
+// calling thread, and so in every thread it starts afterwards (call it first): they are then
+// taken by one thread with sigwait on the returned set.
+sigset_t block_stop_signals(bool and_hangup = false);
 
 }  // namespace gitopsd

@@ -28,6 +28,7 @@ struct ListenAddress {
   std::string host;
   std::uint16_t port = 0;
   std::string to_string() const;
+  bool operator==(const ListenAddress&) const = default;
 };
 
 enum class Provider { github, gitlab, gitea };
@@ -38,6 +39,7 @@ struct KafkaTopics {
   std::string results = "gitopsd.results";
   std::string state = "gitopsd.state";
   std::string dlq = "gitopsd.dlq";
+  bool operator==(const KafkaTopics&) const = default;
 };
 
 // kafka.brokers value that makes `gitopsctl dev` start a broker inside its own process.
@@ -51,11 +53,13 @@ struct KafkaConfig {
   std::string brokers = "localhost:9092";  // librdkafka bootstrap list, or kEmbeddedBrokers
   KafkaTopics topics;
   std::map<std::string, std::string> properties;  // passed verbatim to librdkafka
+  bool operator==(const KafkaConfig&) const = default;
 };
 
 struct TlsConfig {
   std::string cert_file;  // PEM certificate chain
   std::string key_file;   // PEM private key
+  bool operator==(const TlsConfig&) const = default;
 };
 
 struct ReceiverConfig {
@@ -69,6 +73,7 @@ struct ReceiverConfig {
   Duration dedupe_window = 1h;                    // a delivery id seen within it is a duplicate
   Duration publish_timeout = 5s;                  // no Kafka ack by then -> 503
   unsigned threads = 0;                           // I/O threads; 0 = hardware threads
+  bool operator==(const ReceiverConfig&) const = default;
 };
 
 struct WorkerConfig {
@@ -78,6 +83,7 @@ struct WorkerConfig {
   Duration apply_timeout = 10min;
   unsigned max_attempts = 5;  // 1..100
   Duration resync_interval = 3min;
+  bool operator==(const WorkerConfig&) const = default;
 };
 
 // A webhook secret, resolved at load time. `origin` ("file /etc/x" or "env NAME") is
@@ -85,23 +91,27 @@ struct WorkerConfig {
 struct Secret {
   std::string value;
   std::string origin;
+  bool operator==(const Secret&) const = default;
 };
 
 struct Credentials {
   std::optional<std::string> token_file;    // HTTPS token, read by the worker
   std::optional<std::string> ssh_key_file;  // private key for ssh:// URLs
   std::optional<std::string> known_hosts;   // required with ssh_key_file
+  bool operator==(const Credentials&) const = default;
 };
 
 struct FilesApply {
   std::string dest;                // absolute directory that ends up holding the subtree
   std::vector<std::string> after;  // argv run after a change; empty = none
+  bool operator==(const FilesApply&) const = default;
 };
 
 struct ExecApply {
   std::vector<std::string> command;         // argv, run in a checkout of the subtree
   std::vector<std::string> diff;            // argv for drift checks; empty = none
   std::vector<int> drift_exit_codes = {1};  // exit codes of `diff` that mean drift
+  bool operator==(const ExecApply&) const = default;
 };
 
 struct Target {
@@ -109,6 +119,7 @@ struct Target {
   std::string path;  // subtree of the repository, "" or "." = root
   std::variant<FilesApply, ExecApply> apply;
   bool self_heal = true;
+  bool operator==(const Target&) const = default;
 };
 
 struct Repository {
@@ -120,15 +131,23 @@ struct Repository {
   std::vector<Secret> secrets;  // any may verify a webhook (rotation)
   Credentials credentials;
   std::vector<Target> targets;
+  bool operator==(const Repository&) const = default;
 };
 
 struct Config {
   std::string path;  // the file it came from
+  // trace, debug, info, warn, error, critical, off; taken again on reload. A daemon's
+  // --log-level overrides it.
+  std::string log_level = "info";
   KafkaConfig kafka;
   ReceiverConfig receiver;
   WorkerConfig worker;
   std::vector<Repository> repositories;
 };
+
+// Log levels spdlog knows, as written in `log_level` and --log-level.
+inline constexpr std::string_view kLogLevels[] = {"trace", "debug", "info",    "warn",
+                                                "error", "critical", "off"};
 
 // Reads and validates the whole file: unknown keys, wrong types, missing required keys,
 // duplicate names and unreadable secrets throw ConfigError. Secrets from `file` are read

@@ -18,10 +18,10 @@ unsigned io_threads(const ReceiverConfig& config);
 
 class Server {
  public:
-  // Binds `config.receiver.listen` at once (throws std::system_error when it cannot) and
-  // loads the TLS certificate when `config.receiver.tls` is set (throws on failure).
-  Server(boost::asio::io_context& io, const Config& config, KafkaProducer& producer,
-         Metrics& metrics);
+  // Binds `config->receiver.listen` at once (throws std::system_error when it cannot) and
+  // loads the TLS certificate when `config->receiver.tls` is set (throws on failure).
+  Server(boost::asio::io_context& io, std::shared_ptr<const Config> config,
+         KafkaProducer& producer, Metrics& metrics);
   ~Server();
 
   ListenAddress local_address() const;
@@ -29,6 +29,13 @@ class Server {
   // Graceful stop: closes the listener and idle keep-alive connections; requests in
   // progress finish (their Kafka acknowledgement included) and then close. Thread-safe.
   void shutdown();
+
+  // Live reload: requests and connections that begin from now on use `config` (its
+  // repositories, secrets, limits, timeouts and TLS certificate); those in progress finish
+  // under the config they began with. The listener, the Kafka producer and the dedupe window
+  // stay as they are (see config_reload.hpp). Throws, changing nothing, when the TLS
+  // certificate or key does not load. Thread-safe.
+  void reload(std::shared_ptr<const Config> config);
 
  private:
   struct Impl;

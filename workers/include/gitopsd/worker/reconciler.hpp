@@ -32,7 +32,9 @@ class StateCache {
 };
 
 struct WorkerContext {
-  const Config* config = nullptr;
+  // The config generation the reconciler was made from; a reload makes new reconcilers and
+  // this keeps the old generation alive for those still running.
+  std::shared_ptr<const Config> config;
   KafkaProducer* producer = nullptr;
   Metrics* metrics = nullptr;
   StateCache* state = nullptr;
@@ -43,6 +45,8 @@ class Mirror;
 
 class RepositoryReconciler {
  public:
+  // `repository` is one of `context.config->repositories`. Opens (or creates) the mirror;
+  // throws std::runtime_error when it cannot.
   RepositoryReconciler(const Repository& repository, WorkerContext context);
   ~RepositoryReconciler();
 

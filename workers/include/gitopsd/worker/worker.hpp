@@ -17,7 +17,7 @@ namespace gitopsd::worker {
 class Worker {
  public:
   // Throws std::runtime_error when librdkafka refuses the settings.
-  Worker(const Config& config, Metrics& metrics);
+  Worker(std::shared_ptr<const Config> config, Metrics& metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -30,6 +30,13 @@ class Worker {
 
   // True while the Kafka cluster is reachable.
   bool ready() const;
+
+  // Live reload: hands `config` to the poll loop, which takes it within one turn (50 ms)
+  // between events. Repositories added are applied from then on and removed ones refused;
+  // a changed repository's next batch runs under the new config, a running batch finishes
+  // under the old one. The consumer, producer, group and state_dir stay as they are (see
+  // config_reload.hpp). Thread-safe.
+  void reload(std::shared_ptr<const Config> config);
 
  private:
   struct Impl;

@@ -1,0 +1,145 @@
+#include "gitopsd/config_reload.hpp"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <exception>
+#include <span>
+
+#include "gitopsd/log.hpp"
+#include "gitopsd/systemd_notify.hpp"
+
+namespace gitopsd {
+namespace {
+
+// A key a daemon takes only at start: its name and how to read (and put back) its value.
+struct RestartOnlyKey {
+  const char* name;
+  bool (*differs)(const Config&, const Config&);
+  void (*keep)(const Config& running, Config& next);
+};
+
+#define GITOPSD_RESTART_ONLY(name, member)                                              \
+  RestartOnlyKey {                                                                      \
+    name, [](const Config& a, const Config& b) { return !(a.member == b.member); },    \
+        [](const Config& running, Config& next) { next.member = running.member; }      \
+  }
+
+// The producer's connection and the listening sockets are made once; the deduper's window
+// sizes its memory.
+const RestartOnlyKey kReceiverKeys[] = {
+    GITOPSD_RESTART_ONLY("kafka.brokers", kafka.brokers),
+    GITOPSD_RESTART_ONLY("kafka.properties", kafka.properties),
+    GITOPSD_RESTART_ONLY("kafka.topics.events", kafka.topics.events),
+    GITOPSD_RESTART_ONLY("receiver.listen", receiver.listen),
+    GITOPSD_RESTART_ONLY("receiver.admin_listen", receiver.admin_listen),
+    GITOPSD_RESTART_ONLY("receiver.threads", receiver.threads),
+    GITOPSD_RESTART_ONLY("receiver.dedupe_window", receiver.dedupe_window),
+};
+
+// The consumer's group membership, its subscription and the mirrors on disk are made once.
+const RestartOnlyKey kWorkerKeys[] = {
+    GITOPSD_RESTART_ONLY("kafka.brokers", kafka.brokers),
+    GITOPSD_RESTART_ONLY("kafka.properties", kafka.properties),
+    GITOPSD_RESTART_ONLY("kafka.topics", kafka.topics),
+    GITOPSD_RESTART_ONLY("worker.group_id", worker.group_id),
+    GITOPSD_RESTART_ONLY("worker.state_dir", worker.state_dir),
+    GITOPSD_RESTART_ONLY("worker.admin_listen", worker.admin_listen),
+};
+
+#undef GITOPSD_RESTART_ONLY
+
+std::span<const RestartOnlyKey> restart_only_keys(Daemon daemon) {
+  if (daemon == Daemon::receiver) return kReceiverKeys;
+  return kWorkerKeys;
+}
+
+const Repository* find_repository(const Config& config, const std::string& name) {
+  auto it = std::find_if(config.repositories.begin(), config.repositories.end(),
+                         [&](const Repository& r) { return r.name == name; });
+  return it == config.repositories.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next,
+                                              Daemon daemon) {
+  std::vector<std::string> changed;
+  for (const RestartOnlyKey& key : restart_only_keys(daemon))
+    if (key.differs(running, next)) changed.emplace_back(key.name);
+  return changed;
+}
+
+Config keep_restart_only(const Config& running, Config next, Daemon daemon) {
+  for (const RestartOnlyKey& key : restart_only_keys(daemon)) key.keep(running, next);
+  return next;
+}
+
+RepositoryChanges repository_changes(const Config& running, const Config& next) {
+  RepositoryChanges changes;
+  for (const Repository& r : next.repositories) {
+    const Repository* old = find_repository(running, r.name);
+    if (!old) {
+      changes.added.push_back(r.name);
+    } else if (!(*old == r)) {
+      changes.changed.push_back(r.name);
+    }
+  }
+  for (const Repository& r : running.repositories)
+    if (!find_repository(next, r.name)) changes.removed.push_back(r.name);
+  return changes;
+}
+
+void apply_log_level(const Config& config, const std::optional<std::string>& override_level) {
+  spdlog::set_level(spdlog::level::from_str(override_level.value_or(config.log_level)));
+}
+
+ConfigReloader::ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse use,
+                               Daemon daemon, Metrics& metrics,
+                               std::optional<std::string> log_level_override)
+    : use_(use),
+      daemon_(daemon),
+      metrics_(metrics),
+      log_level_override_(std::move(log_level_override)),
+      running_(std::move(initial)) {
+  metrics_.gauge("gitopsd_config_last_reload_success", "1 if the last config reload took effect")
+      .set(1);
+}
+
+bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Config>)>& install) {
+  auto log = logger("config");
+  systemd::notify("RELOADING=1");
+  const std::string& path = running_->path;
+  bool ok = false;
+  try {
+    Config loaded = load_config(path, use_);
+    for (const std::string& key : restart_only_changes(*running_, loaded, daemon_)) {
+      log->warn("config reload: {} changed, which takes effect only on restart; the running "
+                "value stays file={}",
+                key, path);
+    }
+    auto next = std::make_shared<const Config>(keep_restart_only(*running_, std::move(loaded), daemon_));
+    install(next);
+    const RepositoryChanges changes = repository_changes(*running_, *next);
+    running_ = next;
+    apply_log_level(*running_, log_level_override_);
+    log->info("config reloaded file={} repositories={} added=[{}] removed=[{}] changed=[{}] "
+              "log_level={}",
+              path, running_->repositories.size(), fmt::join(changes.added, ","),
+              fmt::join(changes.removed, ","), fmt::join(changes.changed, ","),
+              log_level_override_.value_or(running_->log_level));
+    ok = true;
+  } catch (const std::exception& e) {
+    log->error("config reload failed, the running config stays in force: {}", e.what());
+  }
+  metrics_
+      .counter("gitopsd_config_reloads_total", "Config reloads (SIGHUP) by outcome",
+               {{"outcome", ok ? "ok" : "failed"}})
+      .inc();
+  metrics_.gauge("gitopsd_config_last_reload_success", "1 if the last config reload took effect")
+      .set(ok ? 1 : 0);
+  systemd::notify("READY=1");
+  return ok;
+}
+
+}  // namespace gitopsd
