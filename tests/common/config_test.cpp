@@ -295,6 +295,16 @@ TEST_F(ConfigTest, RejectsUnknownKeyInTargetApply) {
                "11:11", "unknown key 'dst' in repositories[0].targets[0].apply");
 }
 
+TEST_F(ConfigTest, TakesALogLevelAndRejectsAnUnknownOne) {
+  EXPECT_EQ(load("").log_level, "info");
+  EXPECT_EQ(load("log_level: debug\n").log_level, "debug");
+  EXPECT_EQ(load("log_level: \"off\"\n").log_level, "off");
+  expect_error("log_level: loud\n", "1:12",
+               "log_level: unknown log level 'loud': expected trace, debug, info, warn, error, "
+               "critical or off");
+  expect_error("log_level: [info]\n", "1:12", "log_level: expected a string, got a list");
+}
+
 TEST_F(ConfigTest, RejectsDuplicateKey) {
   expect_error("worker:\n  max_attempts: 3\n  max_attempts: 4\n", "3:3",
                "duplicate key 'max_attempts' in worker");

@@ -6,6 +6,7 @@
 #include "git_servers.hpp"
 #include "harness.hpp"
 #include "notify_socket.hpp"
+#include "payloads.hpp"
 
 namespace gitopsd::test {
 namespace {
@@ -68,6 +69,34 @@ TEST_F(ReceiverSystemdTest, NoWatchdogPingsWithoutWatchdogUsec) {
   ASSERT_TRUE(ready) << receiver.log();
   EXPECT_EQ(ready->text, "READY=1");
   EXPECT_FALSE(notify.receive(1500ms)) << "no WATCHDOG_USEC, so no pings";
+  receiver.terminate(10s);
+}
+
+TEST_F(ReceiverSystemdTest, SighupSaysReloadingThenReadyAndTakesTheNewConfig) {
+  Process receiver({GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log",
+                   {{"NOTIFY_SOCKET", notify.path()}});
+  ASSERT_EQ(notify.receive(30s).value_or(NotifySocket::Message{}).text, "READY=1") << receiver.log();
+
+  // The same config with the repository gone: after the reload its webhooks are not ours.
+  setup.repositories_yaml = "";
+  dir.write("gitopsd.yaml", receiver_config_yaml(setup) + "  []\n");
+  receiver.signal(SIGHUP);
+  auto reloading = notify.receive(10s);
+  ASSERT_TRUE(reloading) << receiver.log();
+  EXPECT_EQ(reloading->text, "RELOADING=1");
+  auto ready = notify.receive(10s);
+  ASSERT_TRUE(ready) << receiver.log();
+  EXPECT_EQ(ready->text, "READY=1");
+  const std::string body = github_push("acme/infra", "main", kShaA, kShaB);
+  EXPECT_EQ(http_request(setup.port, "POST", "/hooks/github",
+                         {{"Content-Type", "application/json"},
+                          {"X-GitHub-Event", "push"},
+                          {"X-GitHub-Delivery", unique_name("delivery")},
+                          {"X-Hub-Signature-256", github_signature("systemd-secret", body)}},
+                         body, 10s)
+                .status,
+            401)
+      << receiver.log();
   receiver.terminate(10s);
 }
 

@@ -203,16 +203,18 @@ void produce_record(const std::string& bootstrap, const std::string& topic, cons
 namespace {
 template <class Stream>
 HttpResponse exchange(Stream& stream, const std::string& method, const std::string& target,
-                      const std::map<std::string, std::string>& headers, const std::string& body) {
+                      const std::map<std::string, std::string>& headers, const std::string& body,
+                      bool keep_alive = false) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
-  req.keep_alive(false);
+  req.keep_alive(keep_alive);
   req.prepare_payload();
   http::write(stream, req);
+  // One response per request, so nothing is left over for the next one on this connection.
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
@@ -259,6 +261,30 @@ HttpResponse http_request(int port, const std::string& method, const std::string
   stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
                                                 static_cast<unsigned short>(port)));
   return exchange(stream, method, target, headers, body);
+}
+
+struct HttpConnection::Impl {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream{io};
+};
+
+HttpConnection::HttpConnection(int port) : impl_(std::make_unique<Impl>()) {
+  impl_->stream.expires_after(10s);
+  impl_->stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                       static_cast<unsigned short>(port)));
+}
+
+HttpConnection::~HttpConnection() = default;
+
+HttpResponse HttpConnection::request(const std::string& method, const std::string& target,
+                                     const std::map<std::string, std::string>& headers,
+                                     const std::string& body, std::chrono::milliseconds timeout) {
+  impl_->stream.expires_after(timeout);
+  auto response = exchange(impl_->stream, method, target, headers, body, /*keep_alive=*/true);
+  auto connection = response.headers.find("connection");
+  if (connection != response.headers.end() && connection->second == "close")
+    throw std::runtime_error("the server closed the keep-alive connection");
+  return response;
 }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path,

@@ -84,6 +84,23 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
                            const std::map<std::string, std::string>& headers,
                            const std::string& body, std::chrono::milliseconds timeout = 30s);
 
+// One HTTP/1.1 connection kept open across requests, as a Git host's sender keeps it.
+// request() throws when the connection fails or the server answers `Connection: close`.
+class HttpConnection {
+ public:
+  explicit HttpConnection(int port);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+  HttpResponse request(const std::string& method, const std::string& target,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout = 30s);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
 class Process {
  public:

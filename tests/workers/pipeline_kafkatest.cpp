@@ -71,20 +71,24 @@ class PipelineTest : public ::testing::Test {
     if (setup_.repositories_yaml.empty())
       setup_.repositories_yaml = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
     receiver_ = start_receiver(dir_, setup_);
+    worker_config_ = dir_.write("worker.yaml", worker_config_text());
+    start_worker();
+    results_ = std::make_unique<TopicReader>(setup_.bootstrap, topics_[0]);
+  }
+
+  // The receiver's config plus the worker's part: one file for both, as in production.
+  std::string worker_config_text() const {
     auto config = receiver_config_yaml(setup_);
-    // The receiver's config plus the worker's part: one file for both, as in production.
     config.replace(config.find("topics: {events: " + setup_.events_topic + "}"),
                    std::string("topics: {events: " + setup_.events_topic + "}").size(),
                    "topics: {events: " + setup_.events_topic + ", results: " + topics_[0] +
                        ", state: " + topics_[1] + ", dlq: " + topics_[2] +
                        "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}");
-    config += "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir_.path() +
+    config += "worker:\n  group_id: " + group_ + "\n  state_dir: " + dir_.path() +
               "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(worker_admin_port_) +
               "\"\n  resync_interval: " + resync_ + "\n  max_attempts: " + std::to_string(max_attempts_) +
               "\n  apply_timeout: " + apply_timeout_ + "\n";
-    worker_config_ = dir_.write("worker.yaml", config);
-    start_worker();
-    results_ = std::make_unique<TopicReader>(setup_.bootstrap, topics_[0]);
+    return config;
   }
 
   void start_worker() {
@@ -150,8 +154,9 @@ class PipelineTest : public ::testing::Test {
     return out;
   }
 
-  HttpResponse webhook(const std::string& before, const std::string& after) {
-    auto d = github_delivery("push", github_push("acme/infra", "main", before, after), kSecret,
+  HttpResponse webhook(const std::string& before, const std::string& after,
+                       const std::string& full_name = "acme/infra") {
+    auto d = github_delivery("push", github_push(full_name, "main", before, after), kSecret,
                              unique_name("delivery"));
     std::map<std::string, std::string> headers(d.headers.begin(), d.headers.end());
     return http_request(setup_.port, "POST", d.path, headers, d.body);
@@ -178,6 +183,7 @@ class PipelineTest : public ::testing::Test {
   std::string apply_timeout_ = "10m";
   int max_attempts_ = 2;
   std::string worker_config_;
+  std::string group_ = unique_name("group");
   int worker_admin_port_ = free_port();
   std::map<std::string, std::string> worker_env_;
   std::size_t seen_ = 0;
@@ -545,6 +551,106 @@ TEST_F(PipelineTest, SigtermPastTheGraceStopsTheApplyReportsItAndLeavesItForTheN
   EXPECT_EQ(redone["status"], "applied") << redone << worker_->log();
   EXPECT_EQ(redone["commit"], slow.c_str());
   EXPECT_EQ(read_file(done_), slow + "\n");
+}
+
+}  // namespace
+}  // namespace gitopsd::test
+
+namespace gitopsd::test {
+namespace {
+
+// The value of one series on the worker's /metrics page, or -1 when it is not there.
+double worker_metric(int admin_port, const std::string& series) {
+  const std::string page = http_request(admin_port, "GET", "/metrics", {}, "", 5s).body;
+  for (auto at = page.find(series + " "); at != std::string::npos; at = page.find(series + " ", at + 1))
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
+  return -1;
+}
+
+TEST_F(PipelineTest, ReloadAddsARepositoryAndATargetAndRefusesARemovedOneWithoutARestart) {
+  const auto head = start_and_apply_head();
+  const pid_t worker_pid = worker_->pid();
+  auto reload_worker = [&](const std::string& outcome) {
+    const std::string series = "gitopsd_config_reloads_total{outcome=\"" + outcome + "\"}";
+    const double before = std::max(0.0, worker_metric(worker_admin_port_, series));
+    worker_->signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return worker_metric(worker_admin_port_, series) == before + 1; }, 20s))
+        << worker_->log();
+  };
+
+  // A second repository on its own git host, and a second target for the first one.
+  GitRepoFixture apps("apps");
+  apps.write("site/index.html", "<h1>apps v1</h1>\n");
+  apps.commit("first");
+  apps.push();
+  GitDaemon apps_daemon(apps.served_root());
+  const std::string apps_dest = dir_.path() + "/apps-dest", readme_dest = dir_.path() + "/readme-dest";
+  const std::string infra_yaml = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
+  const std::string web_target = targets_yaml_;
+  targets_yaml_ = web_target + "      - {name: readme, path: \"\", apply: {type: files, dest: " + readme_dest + "}}\n";
+  const std::string infra_with_readme = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
+  targets_yaml_ = "      - {name: site, path: site, apply: {type: files, dest: " + apps_dest + "}}\n";
+  const std::string apps_yaml = repository_yaml("apps", "acme/apps", apps_daemon.url(apps.name()));
+
+  // Workers first, then receivers: so no webhook of the new repository reaches a worker that
+  // does not know it yet.
+  setup_.repositories_yaml = infra_with_readme + apps_yaml;
+  dir_.write("worker.yaml", worker_config_text());
+  reload_worker("ok");
+  dir_.write("gitopsd.yaml", receiver_config_yaml(setup_));
+  receiver_->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return webhook(kZeroSha, apps.rev_parse("HEAD"), "acme/apps").status == 202; }, 20s))
+      << receiver_->log();
+  auto applied = result_where([&](const json::object& r) {
+    return r.at("repository") == "apps" && r.at("target") == "site" && r.at("status") == "applied";
+  });
+  EXPECT_FALSE(applied.empty()) << worker_->log();
+  EXPECT_EQ(read_file(apps_dest + "/index.html"), "<h1>apps v1</h1>\n");
+
+  // The new target of the running repository is applied at its next event; the old one
+  // is unchanged.
+  ASSERT_EQ(webhook(kZeroSha, head).status, 202);
+  auto readme = result_where([&](const json::object& r) {
+    return r.at("repository") == "infra" && r.at("target") == "readme";
+  });
+  EXPECT_EQ(readme["status"], "applied") << readme << worker_->log();
+  EXPECT_EQ(read_file(readme_dest + "/README.md"), "not deployed\n");
+
+  // A config that does not parse is refused; the running one goes on applying.
+  dir_.write("worker.yaml", worker_config_text() + "worker: {}\n");
+  reload_worker("failed");
+  EXPECT_EQ(worker_metric(worker_admin_port_, "gitopsd_config_last_reload_success"), 0);
+  EXPECT_NE(worker_->log().find("config reload failed, the running config stays in force: " +
+                                dir_.path() + "/worker.yaml:"),
+            std::string::npos)
+      << worker_->log();
+  apps.write("site/index.html", "<h1>apps v2</h1>\n");
+  apps.commit("second");
+  apps.push();
+  ASSERT_EQ(webhook(apps.rev_parse("HEAD~1"), apps.rev_parse("HEAD"), "acme/apps").status, 202);
+  applied = result_where([&](const json::object& r) {
+    return r.at("repository") == "apps" && r.at("commit") == apps.rev_parse("HEAD").c_str();
+  });
+  EXPECT_EQ(applied["status"], "applied") << applied << worker_->log();
+  EXPECT_EQ(read_file(apps_dest + "/index.html"), "<h1>apps v2</h1>\n");
+
+  // The first repository removed from the workers (the receiver still takes its webhooks):
+  // its events are dead-lettered, not applied, and can be replayed once it is back.
+  setup_.repositories_yaml = apps_yaml;
+  dir_.write("worker.yaml", worker_config_text());
+  reload_worker("ok");
+  EXPECT_EQ(worker_metric(worker_admin_port_, "gitopsd_config_last_reload_success"), 1);
+  repo_.write("web/index.html", "<h1>v2</h1>\n");
+  repo_.commit("second");
+  repo_.push();
+  ASSERT_EQ(webhook(head, repo_.rev_parse("HEAD")).status, 202);
+  TopicReader dlq(setup_.bootstrap, topics_[2]);
+  auto letters = dlq.read(1, 30s);
+  ASSERT_EQ(letters.size(), 1u) << worker_->log();
+  EXPECT_NE(letters[0].value.find("unknown repository 'infra'"), std::string::npos) << letters[0].value;
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
+  EXPECT_EQ(worker_->pid(), worker_pid);
+  EXPECT_TRUE(worker_->running()) << "reloads do not restart the worker";
 }
 
 }  // namespace
