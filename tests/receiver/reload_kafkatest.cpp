@@ -18,15 +18,6 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-// The value of one series on a Prometheus text page, or -1 when it is not there.
-double metric_value(const std::string& page, const std::string& series) {
-  for (std::size_t at = page.find(series + " "); at != std::string::npos;
-       at = page.find(series + " ", at + 1)) {
-    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
-  }
-  return -1;
-}
-
 class ReceiverReloadTest : public ::testing::Test {
  protected:
   ReceiverReloadTest() {

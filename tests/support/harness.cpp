@@ -263,6 +263,12 @@ HttpResponse http_request(int port, const std::string& method, const std::string
   return exchange(stream, method, target, headers, body);
 }
 
+double metric_value(const std::string& page, const std::string& series) {
+  for (auto at = page.find(series + " "); at != std::string::npos; at = page.find(series + " ", at + 1))
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
+  return -1;
+}
+
 struct HttpConnection::Impl {
   boost::asio::io_context io;
   boost::beast::tcp_stream stream{io};

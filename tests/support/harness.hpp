@@ -101,6 +101,9 @@ class HttpConnection {
   std::unique_ptr<Impl> impl_;
 };
 
+// The value of one series ("name{labels}") on a Prometheus text page, or -1 when absent.
+double metric_value(const std::string& page, const std::string& series);
+
 // A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
 class Process {
  public:

@@ -559,12 +559,8 @@ TEST_F(PipelineTest, SigtermPastTheGraceStopsTheApplyReportsItAndLeavesItForTheN
 namespace gitopsd::test {
 namespace {
 
-// The value of one series on the worker's /metrics page, or -1 when it is not there.
 double worker_metric(int admin_port, const std::string& series) {
-  const std::string page = http_request(admin_port, "GET", "/metrics", {}, "", 5s).body;
-  for (auto at = page.find(series + " "); at != std::string::npos; at = page.find(series + " ", at + 1))
-    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
-  return -1;
+  return metric_value(http_request(admin_port, "GET", "/metrics", {}, "", 5s).body, series);
 }
 
 TEST_F(PipelineTest, ReloadAddsARepositoryAndATargetAndRefusesARemovedOneWithoutARestart) {
