@@ -109,7 +109,8 @@ ConfigReloader::ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse 
 bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Config>)>& install) {
   auto log = logger("config");
   systemd::notify("RELOADING=1");
-  const std::string& path = running_->path;
+  // A copy: running_ (and the string it holds) is replaced below.
+  const std::string path = running_->path;
   bool ok = false;
   try {
     Config loaded = load_config(path, use_);

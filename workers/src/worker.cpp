@@ -110,8 +110,11 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   // By repository name, each made from `config` or an earlier generation (then remade on its
   // next dispatch, when no batch of its partition runs: a repository's events all go to one
   // partition, so an old and a new reconciler never share a mirror at once).
-  std::map<std::string, std::shared_ptr<RepositoryReconciler>> reconcilers;
-  std::map<std::string, std::shared_ptr<const Config>> reconciler_generation;
+  struct ReconcilerSlot {
+    std::shared_ptr<const Config> generation;  // the config it was made from
+    std::shared_ptr<RepositoryReconciler> reconciler;
+  };
+  std::map<std::string, ReconcilerSlot> reconcilers;
 
   std::mutex assignment_mutex;  // `assigned` is read by the resync thread
   std::set<std::int32_t> assigned;
@@ -135,10 +138,9 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     return nullptr;
   }
 
-  std::shared_ptr<RepositoryReconciler> make_reconciler(const Repository& r) {
-    reconciler_generation[r.name] = config;
-    return std::make_shared<RepositoryReconciler>(
-        r, WorkerContext{config, &producer, &metrics, &state, id});
+  ReconcilerSlot make_reconciler(const Repository& r) {
+    return {config, std::make_shared<RepositoryReconciler>(
+                        r, WorkerContext{config, &producer, &metrics, &state, id})};
   }
 
   // ---- live reload -------------------------------------------------------------------------
@@ -154,14 +156,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     }
     if (!next) return;
     config = std::move(next);
-    for (auto it = reconcilers.begin(); it != reconcilers.end();) {
-      if (configured(it->first)) {
-        ++it;
-      } else {
-        reconciler_generation.erase(it->first);
-        it = reconcilers.erase(it);
-      }
-    }
+    std::erase_if(reconcilers, [&](const auto& entry) { return !configured(entry.first); });
     log->info("config in force repositories={} worker={}", config->repositories.size(), id);
   }
 
@@ -173,17 +168,17 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       error = "unknown repository '" + name + "'";
       return nullptr;
     }
-    auto& slot = reconcilers[name];
-    if (!slot || reconciler_generation[name] != config) {
+    ReconcilerSlot& slot = reconcilers[name];
+    if (!slot.reconciler || slot.generation != config) {
       try {
         slot = make_reconciler(*r);
       } catch (const std::exception& e) {
-        slot = nullptr;
+        slot = {};
         error = e.what();
         return nullptr;
       }
     }
-    return slot;
+    return slot.reconciler;
   }
 
   // ---- rebalancing -------------------------------------------------------------------------
