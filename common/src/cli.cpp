@@ -1,6 +1,5 @@
 #include "gitopsd/cli.hpp"
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -39,10 +38,9 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
     } else if (arg == "--log-level") {
       const char* v = value();
       if (!v) { usage(std::cerr); return 2; }
-      if (std::find(std::begin(kLogLevels), std::end(kLogLevels), std::string_view(v)) ==
-          std::end(kLogLevels)) {
-        std::cerr << name << ": unknown log level '" << v
-                  << "': expected trace, debug, info, warn, error, critical or off\n";
+      if (!is_log_level(v)) {
+        std::cerr << name << ": unknown log level '" << v << "': expected " << kLogLevelChoices
+                  << "\n";
         return 2;
       }
       options.log_level = v;

@@ -558,10 +558,8 @@ Config Parser::config(const YAML::Node& root) const {
   m.only({"log_level", "kafka", "receiver", "worker", "repositories"});
   if (auto v = m.get("log_level")) {
     c.log_level = text(*v);
-    if (std::find(std::begin(kLogLevels), std::end(kLogLevels), c.log_level) == std::end(kLogLevels)) {
-      fail(*v, "unknown log level '" + c.log_level +
-                   "': expected trace, debug, info, warn, error, critical or off");
-    }
+    if (!is_log_level(c.log_level))
+      fail(*v, "unknown log level '" + c.log_level + "': expected " + kLogLevelChoices);
   }
   if (auto v = m.get("kafka")) {
     c.kafka = kafka(*v);
@@ -601,6 +599,17 @@ Config parse_config(const std::string& yaml_text, const std::string& name, Broke
   }();
   if (documents.size() > 1) parser.fail(documents[1], "expected one YAML document, found several");
   return parser.config(documents.empty() ? YAML::Node() : documents.front());
+}
+
+const Repository* find_repository(const Config& config, std::string_view name) {
+  auto it = std::find_if(config.repositories.begin(), config.repositories.end(),
+                         [&](const Repository& r) { return r.name == name; });
+  return it == config.repositories.end() ? nullptr : &*it;
+}
+
+bool is_log_level(std::string_view level) {
+  constexpr std::string_view known[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  return std::find(std::begin(known), std::end(known), level) != std::end(known);
 }
 
 Config load_config(const std::string& path, BrokerUse use) {

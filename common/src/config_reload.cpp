@@ -2,7 +2,6 @@
 
 #include <fmt/ranges.h>
 
-#include <algorithm>
 #include <exception>
 #include <span>
 
@@ -54,12 +53,6 @@ std::span<const RestartOnlyKey> restart_only_keys(Daemon daemon) {
   return kWorkerKeys;
 }
 
-const Repository* find_repository(const Config& config, const std::string& name) {
-  auto it = std::find_if(config.repositories.begin(), config.repositories.end(),
-                         [&](const Repository& r) { return r.name == name; });
-  return it == config.repositories.end() ? nullptr : &*it;
-}
-
 }  // namespace
 
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next,
@@ -101,9 +94,10 @@ ConfigReloader::ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse 
       daemon_(daemon),
       metrics_(metrics),
       log_level_override_(std::move(log_level_override)),
-      running_(std::move(initial)) {
-  metrics_.gauge("gitopsd_config_last_reload_success", "1 if the last config reload took effect")
-      .set(1);
+      running_(std::move(initial)),
+      last_reload_success_(metrics.gauge("gitopsd_config_last_reload_success",
+                                         "1 if the last config reload took effect")) {
+  last_reload_success_.set(1);
 }
 
 bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Config>)>& install) {
@@ -137,8 +131,7 @@ bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Confi
       .counter("gitopsd_config_reloads_total", "Config reloads (SIGHUP) by outcome",
                {{"outcome", ok ? "ok" : "failed"}})
       .inc();
-  metrics_.gauge("gitopsd_config_last_reload_success", "1 if the last config reload took effect")
-      .set(ok ? 1 : 0);
+  last_reload_success_.set(ok ? 1 : 0);
   systemd::notify("READY=1");
   return ok;
 }

@@ -15,9 +15,8 @@ namespace gitopsd::ctl {
 
 int run_sync(const Config& config, const SyncOptions& options, std::ostream& out,
              std::ostream& err) {
-  const auto repo = std::find_if(config.repositories.begin(), config.repositories.end(),
-                                 [&](const Repository& r) { return r.name == options.repository; });
-  if (repo == config.repositories.end()) {
+  const Repository* repo = find_repository(config, options.repository);
+  if (!repo) {
     err << "gitopsctl: sync: repository '" << options.repository << "' is not in " << config.path
         << "\n";
     return 2;

@@ -132,12 +132,6 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   const std::string& events_topic() const { return config->kafka.topics.events; }
 
-  const Repository* configured(const std::string& name) const {
-    for (const Repository& r : config->repositories)
-      if (r.name == name) return &r;
-    return nullptr;
-  }
-
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
                         r, WorkerContext{config, &producer, &metrics, &state, id})};
@@ -156,14 +150,14 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     }
     if (!next) return;
     config = std::move(next);
-    std::erase_if(reconcilers, [&](const auto& entry) { return !configured(entry.first); });
+    std::erase_if(reconcilers, [&](const auto& entry) { return !find_repository(*config, entry.first); });
     log->info("config in force repositories={} worker={}", config->repositories.size(), id);
   }
 
   // The reconciler for `name` under the config in force, or null when the repository is not
   // configured or its mirror cannot be opened (`error` says why). Poll thread only.
   std::shared_ptr<RepositoryReconciler> reconciler_for(const std::string& name, std::string& error) {
-    const Repository* r = configured(name);
+    const Repository* r = find_repository(*config, name);
     if (!r) {
       error = "unknown repository '" + name + "'";
       return nullptr;
@@ -259,7 +253,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     std::string refusal;
     if (auto* reason = std::get_if<std::string>(&parsed)) {
       refusal = "malformed event: " + *reason;
-    } else if (!configured(std::get<Event>(parsed).repository)) {
+    } else if (!find_repository(*config, std::get<Event>(parsed).repository)) {
       refusal = "unknown repository '" + std::get<Event>(parsed).repository + "'";
     }
     if (!refusal.empty()) {

@@ -145,9 +145,13 @@ struct Config {
   std::vector<Repository> repositories;
 };
 
-// Log levels spdlog knows, as written in `log_level` and --log-level.
-inline constexpr std::string_view kLogLevels[] = {"trace", "debug", "info",    "warn",
-                                                "error", "critical", "off"};
+// The repository called `name` in `config`, or null.
+const Repository* find_repository(const Config& config, std::string_view name);
+
+// Whether spdlog knows `level` as written in `log_level` and --log-level; when not, the
+// error says "expected " + kLogLevelChoices.
+bool is_log_level(std::string_view level);
+inline constexpr const char* kLogLevelChoices = "trace, debug, info, warn, error, critical or off";
 
 // Reads and validates the whole file: unknown keys, wrong types, missing required keys,
 // duplicate names and unreadable secrets throw ConfigError. Secrets from `file` are read

@@ -59,6 +59,7 @@ class ConfigReloader {
   Metrics& metrics_;
   std::optional<std::string> log_level_override_;
   std::shared_ptr<const Config> running_;
+  Gauge& last_reload_success_;
 };
 
 // Sets every logger's level: `override_level` when given, else the config's log_level.
