@@ -386,7 +386,7 @@ void Parser::brokers_usable(const Field& f, const std::string& brokers) const {
 ReceiverConfig Parser::receiver(const Field& f) const {
   const Map m(*this, f);
   m.only({"listen", "admin_listen", "tls", "max_body_bytes", "header_timeout", "body_timeout",
-          "idle_timeout", "dedupe_window", "publish_timeout", "threads"});
+          "idle_timeout", "dedupe_window", "publish_timeout", "threads", "max_connections"});
   ReceiverConfig c;
   if (auto v = m.get("listen")) c.listen = listen(*v);
   if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
@@ -404,13 +404,16 @@ ReceiverConfig Parser::receiver(const Field& f) const {
     if (auto v = m.get(key)) *d = duration(*v);
   }
   if (auto v = m.get("threads")) c.threads = static_cast<unsigned>(integer(*v, 0, 1024));
+  if (auto v = m.get("max_connections")) {
+    c.max_connections = static_cast<unsigned>(integer(*v, 1, 1'000'000));
+  }
   return c;
 }
 
 WorkerConfig Parser::worker(const Field& f) const {
   const Map m(*this, f);
   m.only({"group_id", "state_dir", "admin_listen", "apply_timeout", "max_attempts",
-          "resync_interval"});
+          "resync_interval", "max_file_bytes"});
   WorkerConfig c;
   if (auto v = m.get("group_id")) c.group_id = text(*v);
   if (auto v = m.get("state_dir")) c.state_dir = text(*v);
@@ -418,6 +421,7 @@ WorkerConfig Parser::worker(const Field& f) const {
   if (auto v = m.get("apply_timeout")) c.apply_timeout = duration(*v);
   if (auto v = m.get("max_attempts")) c.max_attempts = static_cast<unsigned>(integer(*v, 1, 100));
   if (auto v = m.get("resync_interval")) c.resync_interval = duration(*v);
+  if (auto v = m.get("max_file_bytes")) c.max_file_bytes = size(*v);
   return c;
 }
 
@@ -467,7 +471,7 @@ std::variant<FilesApply, ExecApply> Parser::apply(const Field& f) const {
   const Field type_field = m.need("type");
   const std::string type = text(type_field);
   if (type == "files") {
-    m.only({"type", "dest", "after"});
+    m.only({"type", "dest", "after", "switch"});
     FilesApply a;
     const Field dest = m.need("dest");
     a.dest = clean_path(dest, true);
@@ -475,6 +479,16 @@ std::variant<FilesApply, ExecApply> Parser::apply(const Field& f) const {
       fail(dest, "must not be the root directory");
     }
     if (auto v = m.get("after")) a.after = argv(*v);
+    if (auto v = m.get("switch")) {
+      const std::string mode = text(*v);
+      if (mode == "per_file") {
+        a.switch_mode = FilesSwitch::per_file;
+      } else if (mode == "exchange") {
+        a.switch_mode = FilesSwitch::exchange;
+      } else {
+        fail(*v, "expected per_file or exchange, got '" + mode + "'");
+      }
+    }
     return a;
   }
   if (type == "exec") {

@@ -73,6 +73,9 @@ struct ReceiverConfig {
   Duration dedupe_window = 1h;                    // a delivery id seen within it is a duplicate
   Duration publish_timeout = 5s;                  // no Kafka ack by then -> 503
   unsigned threads = 0;                           // I/O threads; 0 = hardware threads
+  // Open webhook connections, 1..1000000. At the cap (and when descriptors run out) the
+  // connections that have not sent a full request head are shed first, oldest first.
+  unsigned max_connections = 10000;
   bool operator==(const ReceiverConfig&) const = default;
 };
 
@@ -83,6 +86,8 @@ struct WorkerConfig {
   Duration apply_timeout = 10min;
   unsigned max_attempts = 5;  // 1..100
   Duration resync_interval = 3min;
+  // bytes; a blob larger than this fails the apply, so memory never follows file size.
+  std::uint64_t max_file_bytes = 100ULL << 20;
   bool operator==(const WorkerConfig&) const = default;
 };
 
@@ -101,9 +106,19 @@ struct Credentials {
   bool operator==(const Credentials&) const = default;
 };
 
+// How a `files` apply switches the new tree in. Both are failure-atomic (every new file is
+// staged before anything is switched); they differ in what a reader sees meanwhile.
+enum class FilesSwitch {
+  per_file,  // each staged file is renamed over its old one: a reader may see old and new
+             // files side by side for a moment; cost follows the change
+  exchange,  // a staged copy of the whole tree (unchanged files hard-linked) is swapped
+             // with dest by renameat2(RENAME_EXCHANGE): readers see all old or all new
+};
+
 struct FilesApply {
   std::string dest;                // absolute directory that ends up holding the subtree
   std::vector<std::string> after;  // argv run after a change; empty = none
+  FilesSwitch switch_mode = FilesSwitch::per_file;  // YAML `switch: per_file | exchange`
   bool operator==(const FilesApply&) const = default;
 };
 
