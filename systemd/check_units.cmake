@@ -2,7 +2,8 @@
 # with ExecStart pointing at the built binaries (verify wants existing executables), then
 #   - `systemd-analyze verify` must pass for each, and
 #   - `systemd-analyze security --offline=true` must rate the receiver <= 2.5 and the
-#     worker <= 5.0 (the issue's limits); both scores are printed.
+#     worker <= 5.0 (the issue's limits); both scores are printed;
+#   - the receiver's LimitNOFILE= covers the default receiver.max_connections + 4096.
 # Works without a running systemd (as in containers). Arguments: see systemd/CMakeLists.txt.
 if(NOT SYSTEMD_ANALYZE)
   message(FATAL_ERROR "systemd-analyze not found: install the systemd package (scripts/setup.sh)")
@@ -53,6 +54,24 @@ foreach(unit IN LISTS UNITS)
     list(APPEND failures "${unit}: exposure ${score} is above ${limit}:\n${out}")
   endif()
 endforeach()
+
+# The receiver's descriptor limit must cover its default max_connections with room for
+# Kafka's sockets, the admin endpoint and its files.
+file(READ ${SOURCE_DIR}/../common/include/gitopsd/config.hpp config_header)
+string(REGEX MATCH "unsigned max_connections = ([0-9]+);" found "${config_header}")
+set(max_connections ${CMAKE_MATCH_1})
+file(READ ${SOURCE_DIR}/gitopsd-receiver.service.in receiver_unit)
+string(REGEX MATCH "\nLimitNOFILE=([0-9]+)\n" found_limit "${receiver_unit}")
+set(limit_nofile ${CMAKE_MATCH_1})
+if(NOT found OR NOT found_limit)
+  list(APPEND failures "gitopsd-receiver.service: no LimitNOFILE=, or no default max_connections in config.hpp")
+else()
+  math(EXPR needed "${max_connections} + 4096")
+  message(STATUS "gitopsd-receiver.service: LimitNOFILE=${limit_nofile} (max_connections ${max_connections}, needs >= ${needed})")
+  if(limit_nofile LESS needed)
+    list(APPEND failures "gitopsd-receiver.service: LimitNOFILE=${limit_nofile} is below max_connections ${max_connections} + 4096")
+  endif()
+endif()
 
 if(failures)
   string(REPLACE ";" "\n" failures "${failures}")

@@ -2,13 +2,16 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <stdexcept>
 
+#include "gitopsd/accept_backoff.hpp"
 #include "gitopsd/log.hpp"
 
 namespace gitopsd {
@@ -31,10 +34,15 @@ tcp::endpoint resolve_listen_address(const ListenAddress& address) {
 
 struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::io_context& io_context, Metrics& m, std::function<bool()> r)
-      : io(io_context), acceptor(net::make_strand(io_context)), metrics(m), ready(std::move(r)) {}
+      : io(io_context),
+        acceptor(net::make_strand(io_context)),
+        accept_retry(acceptor.get_executor()),
+        metrics(m),
+        ready(std::move(r)) {}
 
   net::io_context& io;
   tcp::acceptor acceptor;
+  net::steady_timer accept_retry;  // AcceptBackoff's wait; on the acceptor's strand
   Metrics& metrics;
   std::function<bool()> ready;
 
@@ -81,12 +89,23 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> accept_loop() {
     auto self = shared_from_this();
+    AcceptBackoff backoff;
     for (;;) {
       boost::system::error_code ec;
       auto socket = co_await acceptor.async_accept(net::make_strand(io),
                                                    net::redirect_error(net::use_awaitable, ec));
       if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
-      if (ec) continue;
+      if (ec) {
+        auto step = backoff.failed(AcceptBackoff::Clock::now());
+        if (step.log)
+          logger("admin")->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}",
+                                ec.message(), *step.log,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count());
+        accept_retry.expires_after(step.delay);
+        co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
+        continue;
+      }
+      backoff.succeeded();
       net::co_spawn(socket.get_executor(), serve(beast::tcp_stream(std::move(socket))), net::detached);
     }
   }
@@ -122,6 +141,7 @@ void AdminServer::stop() {
   net::post(impl_->acceptor.get_executor(), [impl = impl_] {
     boost::system::error_code ec;
     impl->acceptor.close(ec);
+    impl->accept_retry.cancel();
   });
 }
 

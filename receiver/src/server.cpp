@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "gitopsd/accept_backoff.hpp"
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/log.hpp"
@@ -68,6 +69,19 @@ std::shared_ptr<ssl::context> make_tls_context(const Config& config) {
   return tls;
 }
 
+// RFC 9112 §6.1 and §6.3: any Transfer-Encoding but one `chunked` (a final coding that is not
+// chunked, chunked twice, a coding we would not undo, several header lines), or one in
+// HTTP/1.0, leaves the body's length open to two readings: how requests are smuggled past
+// a proxy that reads it the other way. Beast refuses Transfer-Encoding with Content-Length
+// itself, but reads `xchunked` or `chunked, chunked` as no body and the bytes after as the
+// next request. Git hosts send Content-Length or plain chunked, so nothing else is served,
+// and the body we verify is always the bytes that were signed.
+bool framing_is_unambiguous(const Request& head) {
+  auto [first, last] = head.equal_range(http::field::transfer_encoding);
+  if (first == last) return true;
+  return head.version() >= 11 && std::next(first) == last && beast::iequals(first->value(), "chunked");
+}
+
 // What a connection or request runs with: the config in force when it began, and its TLS
 // context. A reload installs a new one; those begun before keep theirs to the end.
 struct Generation {
@@ -82,6 +96,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
        Metrics& m)
       : io(io_context),
         acceptor(net::make_strand(io_context)),
+        accept_retry(acceptor.get_executor()),
         generation(std::make_shared<const Generation>(Generation{cfg, make_tls_context(*cfg)})),
         producer(kafka),
         metrics(m),
@@ -90,10 +105,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         request_seconds(m.histogram("gitopsd_webhook_request_duration_seconds",
                                     "Time from a request's head to its answer")),
         produce_seconds(m.histogram("gitopsd_kafka_produce_duration_seconds",
-                                    "Time from produce to Kafka's acknowledgement")) {}
+                                    "Time from produce to Kafka's acknowledgement")),
+        open_connections(m.gauge("gitopsd_receiver_connections", "Open webhook connections")),
+        shed_at_max(m.counter("gitopsd_receiver_connections_shed_total", kShedHelp,
+                              {{"reason", "max_connections"}})),
+        shed_fd_exhausted(m.counter("gitopsd_receiver_connections_shed_total", kShedHelp,
+                                    {{"reason", "fd_exhausted"}})) {}
+
+  static constexpr const char* kShedHelp =
+      "Connections closed to stay within max_connections or the descriptor limit: the oldest "
+      "that had not sent a full request head (at max_connections with none, the new one)";
 
   net::io_context& io;
   tcp::acceptor acceptor;
+  net::steady_timer accept_retry;  // AcceptBackoff's wait; on the acceptor's strand
   std::atomic<std::shared_ptr<const Generation>> generation;
   KafkaProducer& producer;
   Metrics& metrics;
@@ -101,15 +126,32 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<spdlog::logger> log;
   Histogram& request_seconds;
   Histogram& produce_seconds;
+  Gauge& open_connections;
+  Counter& shed_at_max;
+  Counter& shed_fd_exhausted;
 
-  // Connections, so shutdown() can close the idle ones.
+  // Connections, oldest first, so shutdown() can close the idle ones and the accept loop can
+  // shed those that have not sent a full request head.
   struct Connection {
+    // A connection may be shed only while it waits for (or reads) a request head; the
+    // compare-exchange from awaiting_head settles a shed racing with the head's end.
+    enum class Phase { awaiting_head, in_request, shed };
     net::any_io_executor executor;
-    std::function<void()> close;
-    bool idle = true;  // touched only on `executor`
+    std::function<void()> close;  // closes the socket at once; set and called on `executor`
+    bool idle = true;             // waiting for a request's first byte; only on `executor`
+    std::atomic<Phase> phase{Phase::awaiting_head};
+
+    // The head is complete: false when the connection was shed meanwhile.
+    bool begin_request() {
+      auto expected = Phase::awaiting_head;
+      return phase.compare_exchange_strong(expected, Phase::in_request);
+    }
+    void end_request() { phase.store(Phase::awaiting_head); }
   };
+  using Connections = std::list<std::shared_ptr<Connection>>;
   std::mutex connections_mutex;
-  std::list<std::shared_ptr<Connection>> connections;
+  Connections connections;   // under connections_mutex
+  std::size_t shedding = 0;  // those of `connections` shed and not closed yet; same mutex
   std::atomic<bool> stopping{false};
 
   void count_webhook(const Decision& d, std::string_view outcome) {
@@ -229,26 +271,33 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   // One connection: read a request under the header and body deadlines, answer, repeat
   // while keep-alive holds. Works for plain TCP and TLS streams alike.
+  // header_timeout bounds a whole head and is set once per head, never restarted, so bytes
+  // trickling in cannot stretch it: the first head's deadline runs from the connection
+  // (`head_deadline`, TLS handshake included); a later head's from its first byte, for
+  // which a keep-alive connection waits at most idle_timeout (for a pipelined request
+  // already read, from the end of the previous one).
   template <class Stream>
-  net::awaitable<void> serve(Stream& stream, std::shared_ptr<Connection> conn) {
+  net::awaitable<void> serve(Stream& stream, std::shared_ptr<Connection> conn,
+                             std::chrono::steady_clock::time_point head_deadline) {
     auto& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     boost::system::error_code ec;
-    bool first = true;
-    for (;;) {
-      // Idle wait for the next request's first bytes (the head deadline starts then).
+    for (bool first = true;; first = false) {
+      // Idle wait for the next request's first bytes.
       if (buffer.size() == 0) {
         conn->idle = true;
         if (stopping.load()) break;
-        const ReceiverConfig limits = generation.load()->config->receiver;
-        transport.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+        if (first) {
+          transport.expires_at(head_deadline);
+        } else {
+          transport.expires_after(generation.load()->config->receiver.idle_timeout);
+        }
         std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
                                                         net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
         buffer.commit(n);
       }
       conn->idle = false;
-      first = false;
       // The request runs under the config in force when its first bytes came (secrets
       // removed by a reload no longer verify it), even on a connection opened before.
       const auto current = generation.load();
@@ -257,7 +306,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kHeaderLimit);
       parser.body_limit(config.receiver.max_body_bytes);
-      transport.expires_after(config.receiver.header_timeout);
+      if (!first) head_deadline = std::chrono::steady_clock::now() + config.receiver.header_timeout;
+      transport.expires_at(head_deadline);
       co_await http::async_read_header(stream, buffer, parser,
                                        net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::body_limit) {
@@ -274,7 +324,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           co_await reject(stream, 400, "malformed HTTP request", 11);
         break;
       }
+      if (!conn->begin_request()) break;  // shed for a newer connection meanwhile
       auto& head = parser.get();
+      if (!framing_is_unambiguous(head)) {
+        co_await reject(stream, 400, "Transfer-Encoding other than chunked", head.version());
+        break;
+      }
       if (beast::iequals(head[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, head.version()};
         co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
@@ -296,6 +351,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       transport.expires_after(config.receiver.body_timeout);
       co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
       if (ec || !keep_alive) break;
+      conn->end_request();
     }
     transport.expires_after(std::chrono::seconds(2));
   }
@@ -314,58 +370,105 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         .inc();
   }
 
-  net::awaitable<void> connection(tcp::socket socket) {
-    auto conn = std::make_shared<Connection>();
-    conn->executor = socket.get_executor();
+  net::awaitable<void> connection(tcp::socket socket, std::shared_ptr<Connection> conn,
+                                  Connections::iterator tracked) {
     beast::tcp_stream tcp_stream(std::move(socket));
     boost::system::error_code ec;
     const auto current = generation.load();
+    const auto head_deadline =
+        std::chrono::steady_clock::now() + current->config->receiver.header_timeout;
     if (current->tls) {
       beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *current->tls);
-      conn->close = [&stream] { beast::get_lowest_layer(stream).cancel(); };
-      auto it = track(conn);
-      beast::get_lowest_layer(stream).expires_after(current->config->receiver.header_timeout);
+      conn->close = [&stream] { beast::get_lowest_layer(stream).close(); };
+      beast::get_lowest_layer(stream).expires_at(head_deadline);
       co_await stream.async_handshake(ssl::stream_base::server,
                                       net::redirect_error(net::use_awaitable, ec));
       if (!ec) {
-        co_await serve(stream, conn);
+        co_await serve(stream, conn, head_deadline);
         co_await stream.async_shutdown(net::redirect_error(net::use_awaitable, ec));
       }
-      untrack(it);
+      untrack(tracked);
     } else {
-      conn->close = [&tcp_stream] { tcp_stream.cancel(); };
-      auto it = track(conn);
-      co_await serve(tcp_stream, conn);
+      conn->close = [&tcp_stream] { tcp_stream.close(); };
+      co_await serve(tcp_stream, conn, head_deadline);
       tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-      untrack(it);
+      untrack(tracked);
     }
   }
 
-  std::list<std::shared_ptr<Connection>>::iterator track(std::shared_ptr<Connection> conn) {
+  // Tracks a new connection within max_connections (read from the config in force, so a
+  // reload changes it), shedding to make room; nullopt when nothing could be shed and the
+  // new connection must be closed instead.
+  std::optional<Connections::iterator> admit(std::shared_ptr<Connection> conn) {
+    const std::size_t max = generation.load()->config->receiver.max_connections;
     std::lock_guard lock(connections_mutex);
-    connections.push_front(std::move(conn));
-    return connections.begin();
+    while (connections.size() - shedding >= max) {
+      shed_at_max.inc();
+      if (!shed_oldest()) return std::nullopt;
+    }
+    connections.push_back(std::move(conn));
+    open_connections.set(static_cast<double>(connections.size()));
+    return std::prev(connections.end());
   }
-  void untrack(std::list<std::shared_ptr<Connection>>::iterator it) {
+
+  // Closes the oldest connection that has not sent a full request head: an idle socket
+  // held by an attacker goes before a webhook in progress. False when there is none.
+  // Call with connections_mutex held.
+  bool shed_oldest() {
+    for (auto& conn : connections) {
+      auto expected = Connection::Phase::awaiting_head;
+      if (!conn->phase.compare_exchange_strong(expected, Connection::Phase::shed)) continue;
+      ++shedding;
+      net::post(conn->executor, [conn] {
+        if (conn->close) conn->close();  // null: it has ended already
+      });
+      return true;
+    }
+    return false;
+  }
+
+  void untrack(Connections::iterator it) {
     std::lock_guard lock(connections_mutex);
     (*it)->close = nullptr;
+    if ((*it)->phase.load() == Connection::Phase::shed) --shedding;
     connections.erase(it);
+    open_connections.set(static_cast<double>(connections.size()));
   }
 
   net::awaitable<void> accept_loop() {
     auto self = shared_from_this();
+    AcceptBackoff backoff;
     for (;;) {
       boost::system::error_code ec;
       auto socket = co_await acceptor.async_accept(net::make_strand(io),
                                                    net::redirect_error(net::use_awaitable, ec));
       if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
       if (ec) {
-        log->warn("accept failed: {}", ec.message());
+        // Out of descriptors: shedding a connection frees one for the next try.
+        if (ec == boost::system::errc::too_many_files_open ||
+            ec == boost::system::errc::too_many_files_open_in_system) {
+          std::lock_guard lock(connections_mutex);
+          if (shed_oldest()) shed_fd_exhausted.inc();
+        }
+        auto step = backoff.failed(AcceptBackoff::Clock::now());
+        if (step.log)
+          log->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}", ec.message(),
+                    *step.log,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count());
+        accept_retry.expires_after(step.delay);
+        co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
+        continue;
+      }
+      backoff.succeeded();
+      auto conn = std::make_shared<Connection>();
+      conn->executor = socket.get_executor();
+      auto tracked = admit(conn);
+      if (!tracked) {
+        socket.close(ec);
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      auto executor = socket.get_executor();
-      net::co_spawn(executor, connection(std::move(socket)), net::detached);
+      net::co_spawn(conn->executor, connection(std::move(socket), conn, *tracked), net::detached);
     }
   }
 
@@ -374,6 +477,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     net::post(acceptor.get_executor(), [self = shared_from_this()] {
       boost::system::error_code ec;
       self->acceptor.close(ec);
+      self->accept_retry.cancel();
     });
     std::lock_guard lock(connections_mutex);
     for (auto& conn : connections) {

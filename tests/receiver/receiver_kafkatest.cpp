@@ -304,31 +304,6 @@ TEST_F(ReceiverTest, UnsupportedContentTypeIs415) {
   expect_nothing_published();
 }
 
-// A raw TCP connection to the receiver, for what a well-behaved HTTP client would not do.
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Everything the server sends until it closes (or 10 s pass); closes `fd`.
-std::string read_until_closed(int fd) {
-  std::string answer;
-  char buf[4096];
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return answer;
-}
-
 // Streams `total` bytes of body after the head without waiting for the answer; returns what
 // the server answered (it may close before the body is all sent).
 std::string post_streaming_body(int port, const std::string& head, std::size_t total) {

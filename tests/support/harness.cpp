@@ -372,6 +372,43 @@ long proc_status_kib(pid_t pid, const std::string& field) {
 long Process::rss_kib() const { return proc_status_kib(pid_, "VmRSS:"); }
 long Process::peak_rss_kib() const { return proc_status_kib(pid_, "VmHWM:"); }
 
+double Process::cpu_seconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after "(comm)", which may itself hold spaces: state is field 3, utime 14, stime 15.
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14) utime = std::stoull(field);
+    if (n == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string read_until_closed(int fd) {
+  std::string answer;
+  char buf[4096];
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return answer;
+}
+
 std::string receiver_config_yaml(const ReceiverSetup& s) {
   std::ostringstream y;
   y << "kafka:\n  brokers: \"" << s.bootstrap << "\"\n  topics: {events: " << s.events_topic
@@ -383,10 +420,12 @@ std::string receiver_config_yaml(const ReceiverSetup& s) {
   return y.str();
 }
 
-std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup) {
+std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup,
+                                        const std::vector<std::string>& launcher) {
   auto config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
-  auto process = std::make_unique<Process>(
-      std::vector<std::string>{GITOPSD_RECEIVER_BIN, "--config", config}, dir.path() + "/receiver.log");
+  std::vector<std::string> argv = launcher;
+  argv.insert(argv.end(), {GITOPSD_RECEIVER_BIN, "--config", config});
+  auto process = std::make_unique<Process>(argv, dir.path() + "/receiver.log");
   bool up = wait_until(
       [&] {
         if (!process->running()) return true;

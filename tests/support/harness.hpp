@@ -104,6 +104,12 @@ class HttpConnection {
 // The value of one series ("name{labels}") on a Prometheus text page, or -1 when absent.
 double metric_value(const std::string& page, const std::string& series);
 
+// A raw TCP connection to 127.0.0.1:port, for what a well-behaved HTTP client would not do;
+// -1 when it cannot connect.
+int connect_loopback(int port);
+// Everything the server sends until it closes (or 10 s pass); closes `fd`.
+std::string read_until_closed(int fd);
+
 // A child process (posix_spawn, no shell) with stdout+stderr captured to a log file.
 class Process {
  public:
@@ -125,6 +131,8 @@ class Process {
   long rss_kib() const;
   // Peak resident set size in KiB (VmHWM), 0 if unknown.
   long peak_rss_kib() const;
+  // CPU time used so far, user + system (utime + stime of /proc/PID/stat), in seconds.
+  double cpu_seconds() const;
 
  private:
   pid_t pid_ = -1;
@@ -143,7 +151,9 @@ struct ReceiverSetup {
 };
 std::string receiver_config_yaml(const ReceiverSetup& setup);
 
-// Starts gitopsd-receiver with the config and waits until /healthz answers.
-std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup);
+// Starts gitopsd-receiver with the config and waits until /healthz answers. `launcher` runs
+// it, e.g. {"/usr/bin/prlimit", "--nofile=1024:1024", "--"} (which execs it: same pid).
+std::unique_ptr<Process> start_receiver(const TempDir& dir, const ReceiverSetup& setup,
+                                        const std::vector<std::string>& launcher = {});
 
 }  // namespace gitopsd::test
