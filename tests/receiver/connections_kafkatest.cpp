@@ -284,11 +284,16 @@ TEST_F(ConnectionsTest, ChunkedWebhookIsAccepted) {
 
 TEST_F(ConnectionsTest, TransferEncodingInHttp10Is400) {
   start();
+  // A genuine chunked webhook, but HTTP/1.0 has no chunked framing (RFC 9112 §6.1).
+  std::string body = github_push("acme/infra", "main", kShaA, kShaB);
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  std::string bytes = raw_webhook("Transfer-Encoding: chunked\r\n",
+                                  std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n", body);
+  const std::string v11 = " HTTP/1.1\r\n";
+  bytes.replace(bytes.find(v11), v11.size(), " HTTP/1.0\r\n");
   int fd = connect_loopback(setup_.port);
   ASSERT_GE(fd, 0);
-  std::string bytes =
-      "POST /hooks/github HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "X-GitHub-Event: push\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
   ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   std::string answer = read_until_closed(fd);
   EXPECT_EQ(answer.rfind("HTTP/1.0 400", 0), 0u) << answer;
