@@ -97,10 +97,11 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
       if (ec) {
         auto step = backoff.failed(AcceptBackoff::Clock::now());
-        if (step.log)
+        if (step.log) {
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count();
           logger("admin")->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}",
-                                ec.message(), *step.log,
-                                std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count());
+                                ec.message(), *step.log, ms);
+        }
         accept_retry.expires_after(step.delay);
         co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
         continue;

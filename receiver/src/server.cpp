@@ -79,7 +79,8 @@ std::shared_ptr<ssl::context> make_tls_context(const Config& config) {
 bool framing_is_unambiguous(const Request& head) {
   auto [first, last] = head.equal_range(http::field::transfer_encoding);
   if (first == last) return true;
-  return head.version() >= 11 && std::next(first) == last && beast::iequals(first->value(), "chunked");
+  return head.version() >= 11 && std::next(first) == last &&
+         beast::iequals(first->value(), "chunked");
 }
 
 // What a connection or request runs with: the config in force when it began, and its TLS
@@ -451,10 +452,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           if (shed_oldest()) shed_fd_exhausted.inc();
         }
         auto step = backoff.failed(AcceptBackoff::Clock::now());
-        if (step.log)
+        if (step.log) {
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count();
           log->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}", ec.message(),
-                    *step.log,
-                    std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count());
+                    *step.log, ms);
+        }
         accept_retry.expires_after(step.delay);
         co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
         continue;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "harness.hpp"
@@ -53,6 +54,12 @@ bool all_closed_by_peer(const std::vector<int>& fds, std::size_t begin, std::siz
       if (!closed_by_peer(fds[i])) return false;
     return true;
   }, 5s);
+}
+
+std::size_t open_descriptors(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator fds("/proc/" + std::to_string(pid) + "/fd", ec);
+  return ec ? 0 : static_cast<std::size_t>(std::distance(fds, {}));
 }
 
 // Holding 1,100 sockets needs more than the usual soft limit of 1024 in this process.
@@ -101,17 +108,26 @@ class ConnectionsTest : public ::testing::Test {
   // One series from /metrics, -1 when absent or when the admin endpoint does not answer.
   double metric(const std::string& series) {
     try {
-      return metric_value(http_request(setup_.admin_port, "GET", "/metrics", {}, "", 5s).body, series);
+      auto page = http_request(setup_.admin_port, "GET", "/metrics", {}, "", 5s).body;
+      return metric_value(page, series);
     } catch (const std::exception&) {
       return -1;
+    }
+  }
+
+  // The admin endpoint's answer to a GET of `path`, 0 when it does not answer.
+  int admin_status(const std::string& path) {
+    try {
+      return http_request(setup_.admin_port, "GET", path, {}, "", 2s).status;
+    } catch (const std::exception&) {
+      return 0;
     }
   }
 
   // Waits until Kafka is reachable and one webhook went through, so the producer holds its
   // broker connections before the descriptors run out (as in a receiver that has been up).
   void warm_up() {
-    ASSERT_TRUE(wait_until(
-        [&] { return http_request(setup_.admin_port, "GET", "/readyz", {}, "", 2s).status == 200; }, 20s));
+    ASSERT_TRUE(wait_until([&] { return admin_status("/readyz") == 200; }, 20s));
     ASSERT_EQ(send_webhook().status, 202);
   }
 
@@ -121,7 +137,8 @@ class ConnectionsTest : public ::testing::Test {
 };
 
 const std::string kOpenConnections = "gitopsd_receiver_connections";
-const std::string kShedAtMax = "gitopsd_receiver_connections_shed_total{reason=\"max_connections\"}";
+const std::string kShedAtMax =
+    "gitopsd_receiver_connections_shed_total{reason=\"max_connections\"}";
 const std::string kShedNoFd = "gitopsd_receiver_connections_shed_total{reason=\"fd_exhausted\"}";
 
 // ---- item 1: descriptors and connections ----------------------------------------------------
@@ -162,16 +179,16 @@ TEST_F(ConnectionsTest, AdminEndpointOutOfDescriptorsBacksOff) {
   warm_up();
   auto log_before = receiver_->log().size();
   HeldSockets attacker(setup_.admin_port, 1100);
-  // Let the accepts reach the limit, then watch a steady state: nothing may spin.
-  std::this_thread::sleep_for(1s);
+  // Once the accepts have used up the descriptors, watch the steady state: nothing may spin.
+  ASSERT_TRUE(wait_until([&] { return open_descriptors(receiver_->pid()) >= 1020; }, 10s))
+      << open_descriptors(receiver_->pid());
   double cpu_before = receiver_->cpu_seconds();
   std::this_thread::sleep_for(3s);  // observation window
   double cpu = receiver_->cpu_seconds() - cpu_before;
   EXPECT_LT(cpu, 0.3) << "CPU seconds in 3 s while the admin endpoint is out of descriptors";
   EXPECT_LT(receiver_->log().size() - log_before, 100u * 1024);
   attacker.close_all();
-  EXPECT_TRUE(wait_until(
-      [&] { return http_request(setup_.admin_port, "GET", "/healthz", {}, "", 2s).status == 200; }, 30s));
+  EXPECT_TRUE(wait_until([&] { return admin_status("/healthz") == 200; }, 30s));
 }
 
 TEST_F(ConnectionsTest, AtMaxConnectionsTheOldestIdleConnectionsAreShed) {
@@ -224,7 +241,8 @@ TEST_F(ConnectionsTest, ReloadAppliesANewMaxConnections) {
   setup_.extra_receiver_yaml += "  max_connections: 5\n";
   dir_.write("gitopsd.yaml", receiver_config_yaml(setup_));
   receiver_->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return metric("gitopsd_config_reloads_total{outcome=\"ok\"}") == 1; }, 20s));
+  ASSERT_TRUE(
+      wait_until([&] { return metric("gitopsd_config_reloads_total{outcome=\"ok\"}") == 1; }, 20s));
   // The next connection brings the count under the new cap: six idle ones go.
   EXPECT_EQ(send_webhook().status, 202);
   EXPECT_EQ(metric(kShedAtMax), 6);
@@ -303,7 +321,8 @@ TEST_F(ConnectionsTest, TransferEncodingInHttp10Is400) {
 
 // Sends `head` a byte every 200 ms until the peer closes; returns when that was seen
 // (measured from `since`), or nullopt if the whole head went out.
-std::optional<Clock::duration> trickle_until_closed(int fd, const std::string& head, Clock::time_point since) {
+std::optional<Clock::duration> trickle_until_closed(int fd, const std::string& head,
+                                                    Clock::time_point since) {
   for (char c : head) {
     if (::send(fd, &c, 1, MSG_NOSIGNAL) < 0) return Clock::now() - since;
     pollfd p{fd, POLLIN, 0};
@@ -341,7 +360,8 @@ TEST_F(ConnectionsTest, KeepAliveWaitsIdleTimeoutThenHeaderTimeoutFromTheFirstBy
   int fd = connect_loopback(setup_.port);
   ASSERT_GE(fd, 0);
   std::string body = github_push("acme/infra", "main", kShaA, kShaB);
-  std::string first = raw_webhook("Content-Length: " + std::to_string(body.size()) + "\r\n", body, body);
+  std::string first =
+      raw_webhook("Content-Length: " + std::to_string(body.size()) + "\r\n", body, body);
   ::send(fd, first.data(), first.size(), MSG_NOSIGNAL);
   std::string answer;
   ASSERT_TRUE(wait_until([&] {
