@@ -420,6 +420,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       auto expected = Connection::Phase::awaiting_head;
       if (!conn->phase.compare_exchange_strong(expected, Connection::Phase::shed)) continue;
       ++shedding;
+      // Queued on the connection's strand after its start, which sets `close`.
       net::post(conn->executor, [conn] {
         if (conn->close) conn->close();  // null: it has ended already
       });

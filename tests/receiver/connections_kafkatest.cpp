@@ -170,7 +170,8 @@ TEST_F(ConnectionsTest, OutOfDescriptorsShedsIdleConnectionsSoAWebhookGetsThroug
   attacker.close_all();
   EXPECT_TRUE(wait_until([&] { return metric(kShedNoFd) > 0; }, 20s)) << metric(kShedNoFd);
   EXPECT_TRUE(wait_until([&] { return metric(kOpenConnections) == 0; }, 20s));
-  EXPECT_TRUE(receiver_->running());
+  receiver_->signal(SIGTERM);  // and it stops cleanly (under ASan: no leak, no error)
+  EXPECT_EQ(receiver_->wait(15s), std::optional<int>(0)) << receiver_->log();
 }
 
 TEST_F(ConnectionsTest, AdminEndpointOutOfDescriptorsBacksOff) {
@@ -206,6 +207,8 @@ TEST_F(ConnectionsTest, AtMaxConnectionsTheOldestIdleConnectionsAreShed) {
   EXPECT_TRUE(all_closed_by_peer(attacker.fds, 10, 11));
   EXPECT_EQ(metric(kShedAtMax), 11);
   EXPECT_FALSE(closed_by_peer(attacker.fds[11]));
+  receiver_->signal(SIGTERM);  // the idle connections still open are closed, and it exits
+  EXPECT_EQ(receiver_->wait(15s), std::optional<int>(0)) << receiver_->log();
 }
 
 TEST_F(ConnectionsTest, AtMaxConnectionsRequestsInProgressAreKeptAndTheNewcomerIsClosed) {
