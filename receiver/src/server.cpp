@@ -165,14 +165,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // cannot carry another request: the answer says Connection: close and the caller ends it.
   template <class Stream>
   net::awaitable<void> refuse_head(Stream& stream, const Decision& d, unsigned version) {
-    const auto started = std::chrono::steady_clock::now();
     const Reply& reply = std::get<Reply>(d.action);
+    record(d, d.outcome, reply.status, {}, std::chrono::steady_clock::now());
     Response res = reply_response(reply, version);
     res.keep_alive(false);
     res.prepare_payload();
     boost::system::error_code ec;
     co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
-    record(d, d.outcome, reply.status, {}, started);
   }
 
   // Publishes one event and waits, without blocking a thread, for Kafka's delivery report
