@@ -41,9 +41,10 @@ struct Publish {
 
 struct Decision {
   std::variant<Reply, Publish> action;
-  // Known as far as the request got; for logs and metrics (never secrets).
+  // Known as far as the request got; for logs and metrics (never secrets). event_type,
+  // delivery_id and reason carry the caller's bytes: log them through log_quote (log.hpp).
   std::string provider;    // "github" | "gitlab" | "gitea" | "" (undetected)
-  std::string event_type;  // host's event header, e.g. "push": any bytes, escape before logging
+  std::string event_type;  // host's event header, e.g. "push"
   std::string delivery_id;
   std::string repository;  // configured name, once found
   std::string outcome;     // "queued" | "ignored" | "bad_request" | "unauthorized" | ...
