@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -182,6 +185,65 @@ TEST(RepositoryScanTest, IncrementalScannerStopsAtTheFirstInvalidPiece) {
   EXPECT_FALSE(scanner.write(R"(})"));
   EXPECT_FALSE(scanner.write(R"({"full_name":"a/b"}})"));
   EXPECT_EQ(scanner.finish().status, Status::invalid_json);
+}
+
+// The scan must agree with the parse that follows verification, or the repository whose
+// secrets verified could differ from the payload normalized. Mutated payloads (broken,
+// duplicated keys, escapes), cut into random pieces, against boost::json::parse.
+TEST(RepositoryScanTest, AgreesWithTheFullParseOnMutatedPayloads) {
+  namespace json = boost::json;
+  const auto string_at = [](const json::value& root, std::initializer_list<const char*> path) {
+    const json::value* v = &root;
+    for (const char* key : path) {
+      v = v->is_object() ? v->as_object().if_contains(key) : nullptr;
+      if (v == nullptr) return std::string();
+    }
+    return v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::vector<std::string> seeds{
+      R"({"ref":"refs/heads/main","repository":{"full_name":"acme/infra","x":[{"full_name":"n"}]},)"
+      R"("pull_request":{"base":{"ref":"dev"}}})",
+      R"({"repository":{"full_name":"a\u002fb","full_name":"c/d"},"ref":"refs/heads/x","ref":"v"})",
+      R"({"repository":{"full_name":"a"},"repository":null,"ref":"refs/heads/q"})",
+      R"([{"repository":{"full_name":"a"}}])",
+  };
+  const std::string_view alphabet = R"({}[]":,ab\u0 refs/heads/full_namerepository1.e-)";
+  std::mt19937 rng(20261202);
+  const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = seeds[pick(seeds.size())];
+    for (std::size_t m = pick(4); m > 0 && !text.empty(); --m) {
+      const std::size_t at = pick(text.size());
+      switch (pick(3)) {
+        case 0: text[at] = alphabet[pick(alphabet.size())]; break;
+        case 1: text.erase(at, 1 + pick(3)); break;
+        default: text.insert(at, 1, alphabet[pick(alphabet.size())]); break;
+      }
+    }
+    std::vector<std::string_view> pieces;
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t size = 1 + pick(8);
+      pieces.push_back(std::string_view(text).substr(at, size));
+      at += size;
+    }
+    const bool push = pick(2) == 0;
+    const RepositoryScan s =
+        scan_repository(Provider::github, push ? "push" : "pull_request", pieces);
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(text, ec, {}, options);
+    const Status expected = ec                   ? Status::invalid_json
+                            : !parsed.is_object() ? Status::not_object
+                                                  : Status::ok;
+    ASSERT_EQ(s.status, expected) << text;
+    if (expected != Status::ok) continue;
+    ASSERT_EQ(s.repository.value, string_at(parsed, {"repository", "full_name"})) << text;
+    std::string branch = push ? string_at(parsed, {"ref"})
+                              : string_at(parsed, {"pull_request", "base", "ref"});
+    if (push) branch = branch.starts_with("refs/heads/") ? branch.substr(11) : "";
+    ASSERT_EQ(s.branch.value, branch) << text;
+  }
 }
 
 }  // namespace
