@@ -22,4 +22,27 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   return created;
 }
 
+std::string log_quote(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool cut = value.size() > kLogValueMaxBytes;
+  if (cut) value = value.substr(0, kLogValueMaxBytes);
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto b = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (b < 0x20 || b > 0x7e) {
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (cut) out += "\u2026";
+  out += '"';
+  return out;
+}
+
 }  // namespace gitopsd

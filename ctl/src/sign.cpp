@@ -36,6 +36,9 @@ Headers signed_headers(Provider provider, const std::string& secret, const std::
       break;
     case Provider::gitlab: {
       h.emplace_back("X-Gitlab-Event", event.empty() ? "Push Hook" : event);
+      // As GitLab sends them; a token request is named by its X-Gitlab-Event-UUID, a signed
+      // one by its webhook-id (DESIGN: the unsigned Idempotency-Key never names a delivery).
+      h.emplace_back("X-Gitlab-Event-UUID", delivery_id);
       h.emplace_back("Idempotency-Key", delivery_id);
       constexpr std::string_view kSigningPrefix = "whsec_";
       if (secret.starts_with(kSigningPrefix)) {

@@ -215,11 +215,6 @@ Ignored not_applied(std::string_view event_type) {
   return Ignored{"event " + std::string(event_type) + " is not applied"};
 }
 
-std::string branch_of_ref(std::string_view ref) {
-  return ref.starts_with(kBranchPrefix) ? std::string(ref.substr(kBranchPrefix.size()))
-                                        : std::string();
-}
-
 }  // namespace
 
 Normalized normalize(Provider provider, std::string_view event_type,
@@ -241,25 +236,6 @@ Normalized normalize(Provider provider, std::string_view event_type,
   if (event_type == "pull_request") return normalize_pull_request(f, provider, repository);
   if (event_type == "ping") return Ignored{"ping"};
   return not_applied(event_type);
-}
-
-std::string payload_repository(Provider provider, const boost::json::value& payload) {
-  return string_at(payload, provider == Provider::gitlab ? "project.path_with_namespace"
-                                                         : "repository.full_name");
-}
-
-std::string payload_branch(Provider provider, std::string_view event_type,
-                           const boost::json::value& payload) {
-  if (provider == Provider::gitlab) {
-    if (event_type == "Push Hook") return branch_of_ref(string_at(payload, "ref"));
-    if (event_type == "Merge Request Hook") {
-      return string_at(payload, "object_attributes.target_branch");
-    }
-    return {};
-  }
-  if (event_type == "push") return branch_of_ref(string_at(payload, "ref"));
-  if (event_type == "pull_request") return string_at(payload, "pull_request.base.ref");
-  return {};
 }
 
 }  // namespace gitopsd::receiver

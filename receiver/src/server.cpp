@@ -156,15 +156,65 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
 
   void count_webhook(const Decision& d, std::string_view outcome) {
-    // The event label is the host's header only once the request proved genuine, so
-    // anonymous callers cannot grow the label set.
-    bool genuine = outcome == "queued" || outcome == "ignored" || outcome == "duplicate";
+    // The event label is the host's header, mapped onto a fixed set, and only once the
+    // request proved genuine: no caller can grow the label set.
+    const bool genuine = outcome == "queued" || outcome == "ignored" || outcome == "duplicate";
     metrics
         .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
                  {{"provider", d.provider.empty() ? "unknown" : d.provider},
-                  {"event", genuine ? d.event_type : ""},
+                  {"event", genuine ? std::string(event_label(d.provider, d.event_type)) : ""},
                   {"outcome", std::string(outcome)}})
         .inc();
+  }
+
+  // Counts, times and logs one answered request. Every value from the request is quoted with
+  // log_quote, so none can forge another field or line.
+  void record(const Decision& d, std::string_view outcome, int status,
+              std::string_view event_id, std::chrono::steady_clock::time_point started) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    request_seconds.observe(seconds);
+    count_webhook(d, outcome);
+    log->info("request provider={} event={} delivery={} repository={} status={} outcome={}{}{}{}{} latency_ms={:.2f}",
+              d.provider.empty() ? "-" : d.provider, log_quote(d.event_type),
+              log_quote(d.delivery_id), d.repository.empty() ? "-" : d.repository, status, outcome,
+              event_id.empty() ? "" : " event_id=", event_id, d.reason.empty() ? "" : " reason=",
+              d.reason.empty() ? "" : log_quote(d.reason), seconds * 1000);
+  }
+
+  // The answer to a Reply decision.
+  static Response reply_response(const Reply& reply, unsigned version) {
+    Response res = json_response(reply.status, reply.body, version);
+    if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
+    return res;
+  }
+
+  // What decide() sees of a request; the body may not have been read yet.
+  static WebhookRequest webhook_request(const Request& req,
+                                        std::chrono::system_clock::time_point received) {
+    return WebhookRequest{
+        .method = req.method_string(),
+        .target = req.target(),
+        .header = [&req](std::string_view name) -> std::string_view {
+          auto it = req.find(name);
+          return it == req.end() ? std::string_view{} : std::string_view(it->value());
+        },
+        .body = req.body(),
+        .now = received,
+    };
+  }
+
+  // Answers a request refused from its head alone. Its body was not read, so the connection
+  // cannot carry another request: the answer says Connection: close and the caller ends it.
+  template <class Stream>
+  net::awaitable<void> refuse_head(Stream& stream, const Decision& d, unsigned version) {
+    const Reply& reply = std::get<Reply>(d.action);
+    record(d, d.outcome, reply.status, {}, std::chrono::steady_clock::now());
+    Response res = reply_response(reply, version);
+    res.keep_alive(false);
+    res.prepare_payload();
+    boost::system::error_code ec;
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
   }
 
   // Publishes one event and waits, without blocking a thread, for Kafka's delivery report
@@ -205,23 +255,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<Response> handle(const Request& req, std::chrono::system_clock::time_point received,
                                   const Config& config) {
     auto started = std::chrono::steady_clock::now();
-    WebhookRequest in{
-        .method = req.method_string(),
-        .target = req.target(),
-        .header = [&req](std::string_view name) -> std::string_view {
-          auto it = req.find(name);
-          return it == req.end() ? std::string_view{} : std::string_view(it->value());
-        },
-        .body = req.body(),
-        .now = received,
-    };
-    Decision d = decide(in, config.repositories);
+    Decision d = decide(webhook_request(req, received), config.repositories);
     Response res;
     std::string outcome = d.outcome;
     std::string event_id;
     if (auto* reply = std::get_if<Reply>(&d.action)) {
-      res = json_response(reply->status, reply->body, req.version());
-      if (!reply->allow.empty()) res.set(http::field::allow, reply->allow);
+      res = reply_response(*reply, req.version());
     } else {
       auto& publish_action = std::get<Publish>(d.action);
       Event& event = publish_action.event;
@@ -248,9 +287,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
               .counter("gitopsd_kafka_produce_errors_total", "Events Kafka did not acknowledge",
                        {{"topic", config.kafka.topics.events}})
               .inc();
-          log->error("publish failed delivery={} event_id={} repository={} error=\"{}\"",
-                     d.delivery_id, event_id, d.repository,
-                     report ? report->error : "no acknowledgement within publish_timeout");
+          log->error("publish failed delivery={} event_id={} repository={} error={}",
+                     log_quote(d.delivery_id), event_id, d.repository,
+                     log_quote(report ? report->error : "no acknowledgement within publish_timeout"));
           res = json_response(503, error_body("Kafka did not acknowledge the event in time"),
                               req.version());
           res.set(http::field::retry_after,
@@ -258,15 +297,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
       }
     }
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    request_seconds.observe(seconds);
-    count_webhook(d, outcome);
-    log->info("request provider={} event=\"{}\" delivery=\"{}\" repository={} status={} outcome={}{}{}{}{}{} latency_ms={:.2f}",
-              d.provider.empty() ? "-" : d.provider, d.event_type, d.delivery_id,
-              d.repository.empty() ? "-" : d.repository, res.result_int(), outcome,
-              event_id.empty() ? "" : " event_id=", event_id, d.reason.empty() ? "" : " reason=\"",
-              d.reason, d.reason.empty() ? "" : "\"", seconds * 1000);
+    record(d, outcome, res.result_int(), event_id, started);
     co_return res;
   }
 
@@ -331,6 +362,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_await reject(stream, 400, "Transfer-Encoding other than chunked", head.version());
         break;
       }
+      // Path, method and content type are checked before any body is read.
+      if (auto refused = decide_head(webhook_request(head, received))) {
+        co_await refuse_head(stream, *refused, head.version());
+        break;
+      }
       if (beast::iequals(head[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, head.version()};
         co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
@@ -364,7 +400,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     res.prepare_payload();
     boost::system::error_code ec;
     co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
-    log->info("request status={} outcome=rejected reason=\"{}\"", status, message);
+    log->info("request status={} outcome=rejected reason={}", status, log_quote(message));
     metrics
         .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
                  {{"provider", "unknown"}, {"event", ""}, {"outcome", status == 413 ? "too_large" : "bad_request"}})

@@ -1,19 +1,19 @@
 #include "gitopsd/receiver/webhook.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <optional>
+#include <span>
 
 #include "gitopsd/receiver/normalize.hpp"
+#include "gitopsd/receiver/repository_scan.hpp"
 #include "gitopsd/receiver/signature.hpp"
 
 namespace gitopsd::receiver {
 namespace json = boost::json;
 
 namespace {
-
-// Deeper bodies are refused: no host payload nests this far, and parsing stays bounded.
-constexpr std::size_t kMaxJsonDepth = 64;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -34,39 +34,81 @@ int hex_value(char c) {
   return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
-std::optional<std::string> form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+// Whether every %XX in application/x-www-form-urlencoded text is complete and hex.
+bool valid_form_escapes(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] != '%') {
-      out.push_back(s[i]);
-    } else {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    }
+    if (s[i] != '%') continue;
+    if (i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0) return false;
+    i += 2;
   }
-  return out;
+  return true;
 }
 
-// The `payload` field of a GitHub form-encoded delivery.
-std::optional<std::string> form_payload(std::string_view body) {
+// The still-encoded `payload` field of a GitHub form delivery; nullopt when the body has
+// none or its escapes are broken.
+std::optional<std::string_view> form_payload_field(std::string_view body) {
   while (!body.empty()) {
     const std::size_t amp = body.find('&');
     const std::string_view pair = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
     const std::size_t eq = pair.find('=');
     if (eq != std::string_view::npos && pair.substr(0, eq) == "payload") {
-      return form_decode(pair.substr(eq + 1));
+      const std::string_view value = pair.substr(eq + 1);
+      if (!valid_form_escapes(value)) return std::nullopt;
+      return value;
     }
   }
   return std::nullopt;
+}
+
+// The JSON text of a body: the body itself, or the `payload` field of a GitHub form delivery
+// ('+' a space, %XX a byte), decoded a bounded piece at a time so that no decoded copy of
+// the whole is ever made.
+struct JsonText {
+  std::string_view bytes;
+  bool form_encoded = false;  // then `bytes` passed valid_form_escapes
+
+  // Calls `sink(std::string_view piece)` on consecutive pieces until it returns false.
+  template <class Sink>
+  void feed(Sink&& sink) const {
+    if (!form_encoded) {
+      sink(bytes);
+      return;
+    }
+    char piece[4096];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      char c = bytes[i];
+      if (c == '+') {
+        c = ' ';
+      } else if (c == '%') {
+        c = static_cast<char>(hex_value(bytes[i + 1]) * 16 + hex_value(bytes[i + 2]));
+        i += 2;
+      }
+      piece[n++] = c;
+      if (n == sizeof piece) {
+        if (!sink(std::string_view(piece, n))) return;
+        n = 0;
+      }
+    }
+    if (n > 0) sink(std::string_view(piece, n));
+  }
+};
+
+// The payload of a genuine request, parsed into `resource`; nullopt when it is not JSON.
+std::optional<json::value> parse_payload(const JsonText& text, json::memory_resource& resource) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  json::stream_parser parser(json::storage_ptr(), options);
+  parser.reset(&resource);
+  json::error_code ec;
+  text.feed([&](std::string_view piece) {
+    parser.write(piece.data(), piece.size(), ec);
+    return !ec;
+  });
+  if (!ec) parser.finish(ec);
+  if (ec) return std::nullopt;
+  return parser.release();
 }
 
 std::string ignored_body(std::string_view reason) {
@@ -79,6 +121,8 @@ class Decider {
   Decider(const WebhookRequest& request, const std::vector<Repository>& repositories)
       : request_(request), repositories_(repositories) {}
 
+  // The checks on the head alone; nullopt when the body is to be looked at.
+  std::optional<Decision> check_head();
   Decision run();
 
  private:
@@ -103,6 +147,7 @@ class Decider {
   const WebhookRequest& request_;
   const std::vector<Repository>& repositories_;
   Provider provider_ = Provider::github;
+  bool form_encoded_ = false;  // a GitHub application/x-www-form-urlencoded body
   Decision d_;
 };
 
@@ -142,9 +187,11 @@ std::string_view Decider::delivery_header() const {
   switch (provider_) {
     case Provider::github:
       return first_of({"X-GitHub-Delivery"});
-    // Idempotency-Key and webhook-id stay the same across GitLab's retries.
+    // Only a name the caller cannot change on a replay: a signed request's webhook-id is
+    // covered by the signature; the unsigned Idempotency-Key never names a delivery.
     case Provider::gitlab:
-      return first_of({"Idempotency-Key", "webhook-id", "X-Gitlab-Event-UUID"});
+      return header("webhook-signature").empty() ? header("X-Gitlab-Event-UUID")
+                                                 : header("webhook-id");
     case Provider::gitea:
       return first_of({"X-Gitea-Delivery", "X-Forgejo-Delivery"});
   }
@@ -201,7 +248,7 @@ std::optional<Decision> Decider::verify(const std::vector<Secret>& secrets,
   return std::nullopt;
 }
 
-Decision Decider::run() {
+std::optional<Decision> Decider::check_head() {
   const std::string_view path = request_.target.substr(0, request_.target.find('?'));
   if (path != "/hooks" && path != "/hooks/github" && path != "/hooks/gitlab" &&
       path != "/hooks/gitea") {
@@ -227,43 +274,55 @@ Decision Decider::run() {
 
   const std::string_view content_type = header("Content-Type");
   const std::string_view media_type = trim(content_type.substr(0, content_type.find(';')));
-  std::string form_json;  // the decoded `payload` field of a form delivery
-  std::string_view json_text = request_.body;
-  if (provider_ == Provider::github && iequals(media_type, "application/x-www-form-urlencoded")) {
-    auto payload = form_payload(request_.body);
-    if (!payload) return error(400, "bad_request", "form body has no valid payload field");
-    form_json = std::move(*payload);
-    json_text = form_json;
-  } else if (!iequals(media_type, "application/json")) {
+  form_encoded_ =
+      provider_ == Provider::github && iequals(media_type, "application/x-www-form-urlencoded");
+  if (!form_encoded_ && !iequals(media_type, "application/json")) {
     return error(415, "unsupported_media_type",
                  provider_ == Provider::github
                      ? "content type must be application/json or application/x-www-form-urlencoded"
                      : "content type must be application/json");
   }
+  return std::nullopt;
+}
 
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  boost::system::error_code ec;
-  // The parsed payload lives only for this call: one arena (a stack block first) instead
-  // of a heap allocation per JSON node, the receiver's largest per-request cost otherwise.
-  unsigned char arena[16 * 1024];
-  json::monotonic_resource resource(arena, sizeof arena);
-  const json::value payload = json::parse(json_text, ec, &resource, options);
-  if (ec) return error(400, "bad_request", "body is not valid JSON");
-  if (!payload.is_object()) return error(400, "bad_request", "body is not a JSON object");
+Decision Decider::run() {
+  if (std::optional<Decision> refused = check_head()) return std::move(*refused);
 
-  const std::string name = payload_repository(provider_, payload);
+  JsonText json_text{request_.body, false};
+  if (form_encoded_) {
+    const auto field = form_payload_field(request_.body);
+    if (!field) return error(400, "bad_request", "form body has no valid payload field");
+    json_text = JsonText{*field, true};
+  }
+
+  // Not yet authenticated: only a scan, which keeps a few short strings whatever the body
+  // holds. The payload is parsed once the signature has verified.
+  RepositoryScanner scanner(provider_, d_.event_type);
+  json_text.feed([&scanner](std::string_view piece) { return scanner.write(piece); });
+  const RepositoryScan scan = scanner.finish();
+  if (scan.status == RepositoryScan::Status::invalid_json) {
+    return error(400, "bad_request", "body is not valid JSON");
+  }
+  if (scan.status == RepositoryScan::Status::not_object) {
+    return error(400, "bad_request", "body is not a JSON object");
+  }
+
+  const std::string& name = scan.repository.value;
   if (name.empty()) return error(400, "bad_request", "payload names no repository");
-  // Host names are case-insensitive on GitHub, GitLab and Gitea alike.
+  // Host names are case-insensitive on GitHub, GitLab and Gitea alike. A name cut by the
+  // scan is longer than any configured one.
   std::vector<const Repository*> candidates;
   for (const Repository& r : repositories_) {
-    if (r.provider == provider_ && iequals(r.match, name)) candidates.push_back(&r);
+    if (r.provider == provider_ && !scan.repository.truncated && iequals(r.match, name)) {
+      candidates.push_back(&r);
+    }
   }
   if (candidates.empty()) return error(401, "unauthorized", "repository not configured");
 
-  const std::string branch = payload_branch(provider_, d_.event_type, payload);
-  const auto tracked = std::find_if(candidates.begin(), candidates.end(),
-                                    [&](const Repository* r) { return r->branch == branch; });
+  const std::string& branch = scan.branch.value;
+  const auto tracked = std::find_if(candidates.begin(), candidates.end(), [&](const Repository* r) {
+    return !scan.branch.truncated && r->branch == branch;
+  });
   // Not about a tracked branch: still only a genuine caller learns that it is ignored, so
   // any candidate's secret must verify it.
   std::vector<Secret> secrets;
@@ -275,14 +334,26 @@ Decision Decider::run() {
     }
     if (candidates.size() == 1) d_.repository = candidates.front()->name;
   }
-  if (auto refused = verify(tracked != candidates.end() ? (*tracked)->secrets : secrets, request_.body))
+  if (auto refused =
+          verify(tracked != candidates.end() ? (*tracked)->secrets : secrets, request_.body)) {
     return std::move(*refused);
+  }
   if (d_.delivery_id.empty()) return error(400, "bad_request", "delivery id header missing");
 
+  // Genuine: now the payload is parsed, into one arena (a stack block first) instead of a
+  // heap allocation per JSON node. The scan accepted the same text under the same grammar
+  // and limits, so the parse does not fail; a failure is still answered, not assumed away.
+  unsigned char arena[16 * 1024];
+  json::monotonic_resource resource(arena, sizeof arena);
+  const std::optional<json::value> payload = parse_payload(json_text, resource);
+  if (!payload) return error(400, "bad_request", "body is not valid JSON");
+
   const Repository& repository = tracked != candidates.end() ? **tracked : *candidates.front();
-  Normalized normalized = tracked != candidates.end() || branch.empty()
-                              ? normalize(provider_, d_.event_type, payload, repository)
-                              : Normalized{Ignored{"branch " + branch + " is not tracked"}};
+  Normalized normalized =
+      tracked != candidates.end() || branch.empty()
+          ? normalize(provider_, d_.event_type, *payload, repository)
+          : Normalized{Ignored{"branch " + branch + (scan.branch.truncated ? "\u2026" : "") +
+                               " is not tracked"}};
   if (const auto* ignored = std::get_if<Ignored>(&normalized)) {
     d_.reason = ignored->reason;
     return reply(200, "ignored", ignored_body(ignored->reason));
@@ -297,7 +368,33 @@ Decision Decider::run() {
   return std::move(d_);
 }
 
+// Event names the hosts document, for metric labels. GitHub and Gitea/Forgejo share theirs.
+constexpr std::array<std::string_view, 28> kGithubEvents{
+    "push", "pull_request", "ping", "create", "delete", "release", "status",
+    "issues", "issue_comment", "pull_request_review", "pull_request_review_comment",
+    "pull_request_review_thread", "workflow_run", "workflow_job", "workflow_dispatch",
+    "check_run", "check_suite", "deployment", "deployment_status", "repository", "fork",
+    "star", "watch", "member", "meta", "wiki", "package", "merge_group"};
+constexpr std::array<std::string_view, 16> kGitlabEvents{
+    "Push Hook", "Tag Push Hook", "Merge Request Hook", "Issue Hook", "Confidential Issue Hook",
+    "Note Hook", "Confidential Note Hook", "Pipeline Hook", "Job Hook", "Deployment Hook",
+    "Release Hook", "Wiki Page Hook", "Feature Flag Hook", "Emoji Hook", "Member Hook",
+    "Milestone Hook"};
+
 }  // namespace
+
+std::optional<Decision> decide_head(const WebhookRequest& request) {
+  static const std::vector<Repository> kNone;
+  return Decider(request, kNone).check_head();
+}
+
+std::string_view event_label(std::string_view provider, std::string_view event_type) {
+  std::span<const std::string_view> known;
+  if (provider == "github" || provider == "gitea") known = kGithubEvents;
+  if (provider == "gitlab") known = kGitlabEvents;
+  const auto it = std::find(known.begin(), known.end(), event_type);
+  return it == known.end() ? std::string_view("other") : *it;
+}
 
 Decision decide(const WebhookRequest& request, const std::vector<Repository>& repositories) {
   return Decider(request, repositories).run();

@@ -389,52 +389,5 @@ TEST_F(NormalizeTest, GiteaClosedUnmergedPullRequestIsIgnored) {
       "pull request closed without merge");
 }
 
-// --- what the receiver reads before verification --------------------------------------------
-
-TEST_F(NormalizeTest, PayloadRepositoryNamesTheHostRepository) {
-  EXPECT_EQ(payload_repository(Provider::github,
-                               json::parse(test::github_push("acme/infra", "main", kShaA, kShaB))),
-            "acme/infra");
-  EXPECT_EQ(payload_repository(Provider::gitlab, json::parse(test::gitlab_push(
-                                                     "acme/sub/platform", "main", kShaA, kShaB))),
-            "acme/sub/platform");
-  EXPECT_EQ(payload_repository(Provider::gitea,
-                               json::parse(test::gitea_push("me/homelab", "main", kShaA, kShaB))),
-            "me/homelab");
-  EXPECT_EQ(payload_repository(Provider::github, json::parse(R"({"repository":{"full_name":7}})")),
-            "");
-  EXPECT_EQ(
-      payload_repository(Provider::gitlab, json::parse(R"({"repository":{"full_name":"a/b"}})")),
-      "");
-  EXPECT_EQ(payload_repository(Provider::github, json::parse("[]")), "");
-}
-
-TEST_F(NormalizeTest, PayloadBranchNamesTheBranchConcerned) {
-  EXPECT_EQ(
-      payload_branch(Provider::github, "push",
-                     json::parse(test::github_push("acme/infra", "release/1.x", kShaA, kShaB))),
-      "release/1.x");
-  EXPECT_EQ(payload_branch(Provider::github, "push",
-                           json::parse(test::github_push("acme/infra", "main", kShaA, kShaB,
-                                                         {.ref = "refs/tags/v1"}))),
-            "");
-  EXPECT_EQ(payload_branch(
-                Provider::github, "pull_request",
-                json::parse(test::github_pull_request_merged("acme/infra", "main", kShaA, kShaB))),
-            "main");
-  EXPECT_EQ(payload_branch(Provider::github, "ping", json::parse(test::github_ping("acme/infra"))),
-            "");
-  EXPECT_EQ(payload_branch(Provider::gitlab, "Push Hook",
-                           json::parse(test::gitlab_push("acme/platform", "dev", kShaA, kShaB))),
-            "dev");
-  EXPECT_EQ(payload_branch(Provider::gitlab, "Merge Request Hook",
-                           json::parse(test::gitlab_merge_request("acme/platform", "main", kShaB))),
-            "main");
-  EXPECT_EQ(
-      payload_branch(Provider::gitea, "pull_request",
-                     json::parse(test::gitea_pull_request("me/homelab", "main", kShaA, kShaB))),
-      "main");
-}
-
 }  // namespace
 }  // namespace gitopsd::receiver

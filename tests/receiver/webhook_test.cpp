@@ -48,9 +48,10 @@ class WebhookTest : public ::testing::Test {
       repository("homelab", Provider::gitea, "me/homelab", "main", {kGiteaSecret}),
   };
 
-  Decision send(const Delivery& d, std::string_view method = "POST",
-                system_clock::time_point now = kNow) const {
-    WebhookRequest request{
+  // What the server hands decide(): `d` must outlive it.
+  static WebhookRequest request_of(const Delivery& d, std::string_view method = "POST",
+                                   system_clock::time_point now = kNow) {
+    return WebhookRequest{
         .method = method,
         .target = d.path,
         .header = [&d](std::string_view name) -> std::string_view {
@@ -68,7 +69,11 @@ class WebhookTest : public ::testing::Test {
         .body = d.body,
         .now = now,
     };
-    return decide(request, repositories_);
+  }
+
+  Decision send(const Delivery& d, std::string_view method = "POST",
+                system_clock::time_point now = kNow) const {
+    return decide(request_of(d, method, now), repositories_);
   }
 
   static Delivery with_header(Delivery d, std::string_view name, std::string value) {
@@ -218,6 +223,41 @@ TEST_F(WebhookTest, GenericPathTakesGiteaForGiteaEvenWithGithubHeaders) {
   EXPECT_EQ(published(decision).repository, "homelab");
 }
 
+TEST_F(WebhookTest, HeadChecksRefuseBeforeAnyBodyAsDecideDoes) {
+  const std::vector<std::pair<Delivery, std::string_view>> refused{
+      {at(github_push(), "/metrics"), "POST"},
+      {github_push(), "GET"},
+      {without_header(at(github_push(), "/hooks"), "X-GitHub-Event"), "POST"},
+      {without_header(github_push(), "X-GitHub-Event"), "POST"},
+      {with_header(github_push(), "Content-Type", "text/plain"), "POST"},
+  };
+  for (const auto& [delivery, method] : refused) {
+    Delivery head_only = delivery;
+    head_only.body.clear();
+    const std::optional<Decision> early = decide_head(request_of(head_only, method));
+    ASSERT_TRUE(early) << delivery.path << " " << method;
+    const Decision full = send(delivery, method);
+    const Reply early_reply = std::get<Reply>(early->action);
+    const Reply full_reply = std::get<Reply>(full.action);
+    EXPECT_EQ(early_reply.status, full_reply.status);
+    EXPECT_EQ(early_reply.body, full_reply.body);
+    EXPECT_EQ(early_reply.allow, full_reply.allow);
+    EXPECT_EQ(early->outcome, full.outcome);
+    EXPECT_EQ(early->provider, full.provider);
+    EXPECT_EQ(early->reason, full.reason);
+  }
+  EXPECT_EQ(std::get<Reply>(decide_head(request_of(github_push(), "GET"))->action).status, 405);
+}
+
+TEST_F(WebhookTest, HeadChecksPassWhatNeedsTheBody) {
+  Delivery d = github_push();
+  d.body.clear();  // not looked at
+  EXPECT_FALSE(decide_head(request_of(d)));
+  EXPECT_FALSE(decide_head(request_of(test::github_form_delivery("push", "{}", kGithubSecret))));
+  EXPECT_FALSE(decide_head(request_of(test::gitlab_delivery("Push Hook", "", kGitlabToken))));
+  EXPECT_FALSE(decide_head(request_of(at(test::gitea_delivery("push", "", kGiteaSecret), "/hooks"))));
+}
+
 // --- content ----------------------------------------------------------------------------------
 
 TEST_F(WebhookTest, UnsupportedContentTypeIs415) {
@@ -262,6 +302,24 @@ TEST_F(WebhookTest, FormBodyWithoutPayloadIsBadRequest) {
     d.body = body;
     EXPECT_EQ(error_of(send(d), 400), "form body has no valid payload field") << body;
   }
+}
+
+TEST_F(WebhookTest, FormPayloadLongerThanOneDecodedPieceIsScannedAndParsed) {
+  json::value payload = json::parse(test::github_push("acme/infra", "main", kShaA, kShaB));
+  // Padding first, so the fields the scan looks for come after several decoded pieces.
+  json::object padded{{"padding", std::string(20000, '%')}};
+  for (const auto& kv : payload.as_object()) padded[kv.key()] = kv.value();
+  const Event e = published(
+      send(test::github_form_delivery("push", json::serialize(padded), kGithubSecret)));
+  EXPECT_EQ(e.after, kShaB);
+  EXPECT_EQ(e.full_name, "acme/infra");
+}
+
+TEST_F(WebhookTest, FormPayloadThatIsNotJsonIsBadRequest) {
+  EXPECT_EQ(error_of(send(test::github_form_delivery("push", "{\"a\":", kGithubSecret)), 400),
+            "body is not valid JSON");
+  EXPECT_EQ(error_of(send(test::github_form_delivery("push", "[1]", kGithubSecret)), 400),
+            "body is not a JSON object");
 }
 
 TEST_F(WebhookTest, InvalidJsonIsBadRequest) {
@@ -321,6 +379,25 @@ TEST_F(WebhookTest, GithubRepositoryNamesMatchCaseInsensitively) {
   EXPECT_EQ(e.full_name, "ACME/Infra");
 }
 
+TEST_F(WebhookTest, OverlongRepositoryNameIsNotConfigured) {
+  const std::string name = "acme/" + std::string(2 * 1024 * 1024, 'x');
+  EXPECT_EQ(error_of(send(test::github_delivery(
+                         "push", test::github_push(name, "main", kShaA, kShaB), kGithubSecret)),
+                     401),
+            "repository not configured");
+}
+
+TEST_F(WebhookTest, UnsignedLargeBodyIsRefusedAfterTheScan) {
+  std::string body = R"({"repository":{"full_name":"acme/infra"},"x":[{})";
+  for (int i = 0; i < 500000; ++i) body += ",{}";
+  body += "]}";
+  EXPECT_EQ(error_of(send(test::github_delivery("push", body, "guessed")), 401),
+            "signature does not match");
+  // Genuine, the same body is parsed and answered on its merits.
+  EXPECT_EQ(error_of(send(test::github_delivery("push", body, kGithubSecret)), 400),
+            "field 'ref' missing");
+}
+
 TEST_F(WebhookTest, MissingSignatureIsUnauthorized) {
   const Decision d = send(without_header(github_push(), "X-Hub-Signature-256"));
   EXPECT_EQ(error_of(d, 401), "signature missing");
@@ -363,6 +440,15 @@ TEST_F(WebhookTest, UntrackedBranchIsIgnoredOnlyWhenGenuine) {
   EXPECT_EQ(ignored_reason(send(github_push("feature/x", kGithubSecret))),
             "branch feature/x is not tracked");
   EXPECT_EQ(error_of(send(github_push("feature/x", "forged")), 401), "signature does not match");
+}
+
+TEST_F(WebhookTest, OverlongUntrackedBranchIsIgnoredWithItsNameCut) {
+  const std::string branch(4096, 'b');
+  const std::string reason = ignored_reason(send(github_push(branch, kGithubSecret)));
+  EXPECT_TRUE(reason.starts_with("branch bbbb")) << reason.substr(0, 40);
+  EXPECT_TRUE(reason.ends_with("\u2026 is not tracked"));
+  EXPECT_LT(reason.size(), 1100u);
+  EXPECT_EQ(error_of(send(github_push(branch, "forged")), 401), "signature does not match");
 }
 
 TEST_F(WebhookTest, MissingDeliveryIdIsBadRequest) {
@@ -465,6 +551,32 @@ TEST_F(WebhookTest, GitlabDeliveryIdFallsBackToEventUuid) {
       test::gitlab_delivery("Push Hook", test::gitlab_push("acme/platform", "main", kShaA, kShaB),
                             kGitlabToken, "uuid-7"),
       "Idempotency-Key");
+  EXPECT_EQ(published(send(d)).delivery_id, "uuid-7");
+}
+
+TEST_F(WebhookTest, GitlabSignedDeliveryIsNamedByItsSignedWebhookId) {
+  // A replay of a captured signed request with a new (unsigned) Idempotency-Key or event
+  // UUID must still be the same delivery, so the dedupe window catches it.
+  Delivery d = test::gitlab_signed_delivery(
+      "Push Hook", test::gitlab_push("acme/platform", "main", kShaA, kShaB), kGitlabSigningKey,
+      "msg_signed_1", kNow);
+  d = with_header(std::move(d), "Idempotency-Key", "replayed-with-a-new-key");
+  d = with_header(std::move(d), "X-Gitlab-Event-UUID", "replayed-with-a-new-uuid");
+  const Decision decision = send(d);
+  EXPECT_EQ(decision.delivery_id, "msg_signed_1");
+  EXPECT_EQ(published(decision).delivery_id, "msg_signed_1");
+}
+
+TEST_F(WebhookTest, GitlabTokenDeliveryIsNamedByEventUuidNeverByIdempotencyKey) {
+  Delivery d = test::gitlab_delivery(
+      "Push Hook", test::gitlab_push("acme/platform", "main", kShaA, kShaB), kGitlabToken, "uuid-7");
+  d = with_header(std::move(d), "Idempotency-Key", "caller-chosen");
+  EXPECT_EQ(published(send(d)).delivery_id, "uuid-7");
+  // Without the event UUID there is no delivery id; Idempotency-Key does not stand in.
+  EXPECT_EQ(error_of(send(without_header(d, "X-Gitlab-Event-UUID")), 400),
+            "delivery id header missing");
+  // An unsigned webhook-id does not name it either.
+  d = with_header(std::move(d), "webhook-id", "unsigned-id");
   EXPECT_EQ(published(send(d)).delivery_id, "uuid-7");
 }
 
@@ -581,6 +693,24 @@ TEST_F(WebhookTest, GiteaWrongSignatureIsUnauthorized) {
                                          "X-Gitea-Signature")),
                      401),
             "signature missing");
+}
+
+TEST(EventLabelTest, KnownEventNamesAreKeptAnythingElseIsOther) {
+  for (const char* event : {"push", "pull_request", "ping", "create", "release"}) {
+    EXPECT_EQ(event_label("github", event), event);
+    EXPECT_EQ(event_label("gitea", event), event);
+  }
+  for (const char* event : {"Push Hook", "Merge Request Hook", "Tag Push Hook", "Pipeline Hook"}) {
+    EXPECT_EQ(event_label("gitlab", event), event);
+  }
+  EXPECT_EQ(event_label("github", "Push Hook"), "other");
+  EXPECT_EQ(event_label("gitlab", "push"), "other");
+  EXPECT_EQ(event_label("github", "PUSH"), "other");
+  EXPECT_EQ(event_label("github", "push "), "other");
+  EXPECT_EQ(event_label("github", ""), "other");
+  EXPECT_EQ(event_label("", "push"), "other");
+  EXPECT_EQ(event_label("github", R"(push" status=202 outcome=queued x=")"), "other");
+  EXPECT_EQ(event_label("github", std::string(16 * 1024, 'e')), "other");
 }
 
 TEST(ErrorBodyTest, IsJsonWithEscapedMessage) {

@@ -28,13 +28,4 @@ using Normalized = std::variant<Event, Ignored, Malformed>;
 Normalized normalize(Provider provider, std::string_view event_type,
                      const boost::json::value& payload, const Repository& repository);
 
-// The repository name a payload carries: GitHub/Gitea `repository.full_name`,
-// GitLab `project.path_with_namespace`. Empty when absent.
-std::string payload_repository(Provider provider, const boost::json::value& payload);
-
-// The branch a payload is about (push ref "refs/heads/x", PR base ref, MR target branch);
-// empty when the payload is about no branch (tags, pings, other events).
-std::string payload_branch(Provider provider, std::string_view event_type,
-                           const boost::json::value& payload);
-
 }  // namespace gitopsd::receiver

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -40,7 +41,8 @@ struct Publish {
 
 struct Decision {
   std::variant<Reply, Publish> action;
-  // Known as far as the request got; for logs and metrics (never secrets).
+  // Known as far as the request got; for logs and metrics (never secrets). event_type,
+  // delivery_id and reason carry the caller's bytes: log them through log_quote (log.hpp).
   std::string provider;    // "github" | "gitlab" | "gitea" | "" (undetected)
   std::string event_type;  // host's event header, e.g. "push"
   std::string delivery_id;
@@ -50,8 +52,21 @@ struct Decision {
 };
 
 // Decides what to do with one request. `repositories` is the loaded configuration;
-// the function keeps no state and may run concurrently on any thread.
+// the function keeps no state and may run concurrently on any thread. Before the signature
+// has verified it keeps nothing proportional to the body: the repository is found by a
+// streaming scan (repository_scan.hpp), and the payload is parsed only once genuine.
 Decision decide(const WebhookRequest& request, const std::vector<Repository>& repositories);
+
+// The checks decide() makes from the request head alone (path, method, provider, event
+// header, content type; `request.body` is not looked at), so a server can refuse before
+// reading any body. nullopt: the head is acceptable and decide() goes on with the body.
+// Otherwise the refusal decide() would give for any body (its action is a Reply).
+std::optional<Decision> decide_head(const WebhookRequest& request);
+
+// The `event` label of gitopsd_webhooks_total: `event_type` when it is one of the known
+// event names of `provider` ("github", "gitlab", "gitea"), else "other". Header values are
+// free text, so the label set stays fixed whatever a caller sends.
+std::string_view event_label(std::string_view provider, std::string_view event_type);
 
 // JSON error body {"error": message}.
 std::string error_body(std::string_view message);
