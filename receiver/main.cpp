@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <functional>
-#include <iostream>
 #include <thread>
 #include <vector>
 

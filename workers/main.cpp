@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
-#include <iostream>
 #include <thread>
 
 #include "gitopsd/admin_server.hpp"

@@ -726,46 +726,49 @@ TEST_F(ConfigTest, RejectsPublishTimeoutBelowWhatTheProducerTakes) {
                "receiver.publish_timeout: must be at least 100ms");
 }
 
+// The librdkafka part of these messages is matched by its stable words only: its wording may
+// change between librdkafka 2.0 and 2.8.
 TEST_F(ConfigTest, RejectsUnknownKafkaPropertyWithoutItsValue) {
   const std::string yaml = "kafka:\n  properties:\n    sasl.pasword: ZZ-distinctive-kafka-pass\n";
-  expect_error(yaml, "3:5",
-               "unknown kafka property 'sasl.pasword' in kafka.properties: No such configuration "
-               "property: \"sasl.pasword\"");
+  expect_error(yaml, "3:5", "unknown kafka property 'sasl.pasword' in kafka.properties: ");
+  EXPECT_THAT(error_of(yaml), HasSubstr("No such configuration property"));
   EXPECT_THAT(error_of(yaml), Not(HasSubstr("ZZ-distinctive-kafka-pass")));
 }
 
 TEST_F(ConfigTest, RejectsKafkaPropertyValueLibrdkafkaRefusesWithoutEchoingIt) {
   const std::string yaml = "kafka:\n  properties:\n    security.protocol: ZZ_distinctive_value\n";
   expect_error(yaml, "3:24",
-               "kafka.properties.security.protocol: librdkafka refuses the value: Invalid value "
-               "\"…\" for configuration property \"security.protocol\"");
+               "kafka.properties.security.protocol: librdkafka refuses the value: Invalid value");
+  EXPECT_THAT(error_of(yaml), HasSubstr("\"security.protocol\""));
   EXPECT_THAT(error_of(yaml), Not(HasSubstr("ZZ_distinctive_value")));
   expect_error("kafka:\n  properties: {linger.ms: soon}\n", "2:27",
-               "kafka.properties.linger.ms: librdkafka refuses the value: Invalid value for "
-               "configuration property \"queue.buffering.max.ms\"");
+               "kafka.properties.linger.ms: librdkafka refuses the value: Invalid value");
 }
 
 // Properties that are each fine but that librdkafka refuses next to the settings gitopsd
 // forces (idempotence, acks=all, message.timeout.ms) when a daemon creates its client.
 TEST_F(ConfigTest, RejectsKafkaPropertiesThatClashWithGitopsdsOwnSettings) {
-  expect_error("kafka:\n  properties:\n    max.in.flight: 10\n", "3:5",
+  const std::string in_flight = "kafka:\n  properties:\n    max.in.flight: 10\n";
+  expect_error(in_flight, "3:5",
                "kafka.properties: librdkafka refuses these properties for the receiver's "
                "producer (message.timeout.ms = receiver.publish_timeout, 5000; "
-               "enable.idempotence=true, acks=all): `max.in.flight` must be set <= 5 when "
-               "`enable.idempotence` is true");
-  expect_error("kafka:\n  properties: {linger.ms: 6000}\n", "2:15",
+               "enable.idempotence=true, acks=all): ");
+  EXPECT_THAT(error_of(in_flight), HasSubstr("`max.in.flight`"));
+  const std::string linger = "kafka:\n  properties: {linger.ms: 6000}\n";
+  expect_error(linger, "2:15",
                "for the receiver's producer (message.timeout.ms = receiver.publish_timeout, "
-               "5000; enable.idempotence=true, acks=all): `message.timeout.ms` must be greater "
-               "than `linger.ms`");
-  expect_error("kafka:\n  properties: {linger.ms: 60000}\nreceiver:\n  publish_timeout: 2m\n",
-               "2:15",
+               "5000; enable.idempotence=true, acks=all): ");
+  EXPECT_THAT(error_of(linger), HasSubstr("`linger.ms`"));
+  const std::string worker_linger =
+      "kafka:\n  properties: {linger.ms: 60000}\nreceiver:\n  publish_timeout: 2m\n";
+  expect_error(worker_linger, "2:15",
                "for the worker's producer (message.timeout.ms = 30000; enable.idempotence=true, "
-               "acks=all): `message.timeout.ms` must be greater than `linger.ms`");
-  expect_error("kafka:\n  properties: {fetch.max.bytes: 100000000, receive.message.max.bytes: "
-               "1000000}\n",
-               "2:15",
-               "for the worker's consumer: `receive.message.max.bytes` must be >= "
-               "`fetch.max.bytes` + 512");
+               "acks=all): ");
+  EXPECT_THAT(error_of(worker_linger), HasSubstr("`linger.ms`"));
+  const std::string fetch = "kafka:\n  properties: {fetch.max.bytes: 100000000, "
+                            "receive.message.max.bytes: 1000000}\n";
+  expect_error(fetch, "2:15", "for the worker's consumer: ");
+  EXPECT_THAT(error_of(fetch), HasSubstr("`receive.message.max.bytes`"));
 }
 
 // librdkafka loads the TLS files a property names when the client is created.
