@@ -75,8 +75,8 @@ struct ReceiverConfig {
   Duration header_timeout = 10s;  // whole request head; at most 5m (Git hosts give up after 10 s)
   Duration body_timeout = 30s;    // whole body, after the head; at most 10m
   Duration idle_timeout = 60s;    // keep-alive wait for the next request; at most 1h
-  // A delivery id seen within it is a duplicate; at most 7d (the deduper holds every id seen
-  // in the window, and hosts redeliver within hours).
+  // A delivery id seen within it is a duplicate; at most 7d: the deduper holds every id seen
+  // in the window, and GitHub redelivers by hand only deliveries of the past 3 days.
   Duration dedupe_window = 1h;
   // No Kafka ack by then -> 503. 100ms..5m: it is the producer's message.timeout.ms, which
   // librdkafka wants above linger.ms and below 2^31 ms; Git hosts wait only about 10 s.
