@@ -86,8 +86,7 @@ int check_config(int argc, char** argv) {
   }
   auto config = load_config_or_report(path);
   if (!config) return kExitBadConfig;
-  std::cout << path << ": ok (" << config->repositories.size() << " repositories)\n";
-  return 0;
+  return report_valid_config(*config);
 }
 
 int dev(int argc, char** argv) {

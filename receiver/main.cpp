@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <functional>
-#include <iostream>
 #include <thread>
 #include <vector>
 
@@ -26,13 +25,10 @@ int main(int argc, char** argv) {
   auto loaded = load_config_or_report(options.config_path, BrokerUse::cluster);
   if (!loaded) return kExitBadConfig;
   auto config = std::make_shared<const Config>(std::move(*loaded));
-  if (options.check_config) {
-    std::cout << options.config_path << ": ok (" << config->repositories.size()
-              << " repositories)\n";
-    return 0;
-  }
+  if (options.check_config) return report_valid_config(*config);
   init_logging();
   apply_log_level(*config, options.log_level);
+  log_config_warnings(*config);
   auto log = logger("receiver");
   try {
     const unsigned threads = receiver::io_threads(config->receiver);

@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
-#include <iostream>
 #include <thread>
 
 #include "gitopsd/admin_server.hpp"
@@ -25,12 +24,10 @@ int main(int argc, char** argv) {
   auto loaded = load_config_or_report(options.config_path, BrokerUse::cluster);
   if (!loaded) return kExitBadConfig;
   auto config = std::make_shared<const Config>(std::move(*loaded));
-  if (options.check_config) {
-    std::cout << options.config_path << ": ok (" << config->repositories.size() << " repositories)\n";
-    return 0;
-  }
+  if (options.check_config) return report_valid_config(*config);
   init_logging();
   apply_log_level(*config, options.log_level);
+  log_config_warnings(*config);
   auto log = logger("worker");
 
   // SIGTERM/SIGINT (stop) and SIGHUP (reload) are taken by a thread of their own (sigwait).

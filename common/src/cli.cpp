@@ -88,6 +88,14 @@ std::optional<Config> load_config_or_report(const std::string& path, BrokerUse u
   }
 }
 
+int report_valid_config(const Config& config) {
+  for (const std::string& warning : config.warnings) std::cerr << warning << "\n";
+  std::cout << config.path << ": ok (" << config.repositories.size() << " repositories";
+  if (!config.warnings.empty()) std::cout << ", " << config.warnings.size() << " warnings";
+  std::cout << ")\n";
+  return 0;
+}
+
 sigset_t block_stop_signals(bool and_hangup) {
   sigset_t signals;
   sigemptyset(&signals);

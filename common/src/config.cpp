@@ -2,6 +2,11 @@
 // column of the offending node, and never the value of a secret.
 #include "gitopsd/config.hpp"
 
+#include <grp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +21,8 @@
 #include <set>
 #include <tuple>
 #include <utility>
+
+#include "gitopsd/kafka_settings.hpp"
 
 namespace gitopsd {
 
@@ -53,6 +60,110 @@ std::string read_file(const std::string& path, std::string& out) {
     out.append(buffer, n);
   }
   return std::ferror(file.get()) ? std::strerror(errno) : "";
+}
+
+// "7d", "5m", "100ms": the largest unit that writes `d` exactly, for bounds in messages.
+std::string duration_text(Duration d) {
+  static constexpr std::pair<std::string_view, std::int64_t> kUnits[] = {
+      {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+  for (const auto& [unit, ms] : kUnits) {
+    if (d.count() % ms == 0) return std::to_string(d.count() / ms) + std::string(unit);
+  }
+  return std::to_string(d.count()) + "ms";
+}
+
+std::string ascii_lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c);
+  });
+  return s;
+}
+
+// An absolute or relative path without empty and "." components or a trailing slash
+// ("/srv//www/./" is "/srv/www"); ".." is refused before this.
+std::string normalize_path(std::string_view path) {
+  std::string out = !path.empty() && path.front() == '/' ? "/" : "";
+  for (std::size_t begin = 0; begin <= path.size();) {
+    std::size_t end = path.find('/', begin);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view part = path.substr(begin, end - begin);
+    if (!part.empty() && part != ".") {
+      if (!out.empty() && out.back() != '/') out += '/';
+      out += part;
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+// Whether normalized `inner` is `outer` or lies below it ("/srv/www" in "/srv", not in "/sr").
+bool within(std::string_view inner, std::string_view outer) {
+  if (outer == "/") return inner.starts_with('/');
+  return inner.starts_with(outer) &&
+         (inner.size() == outer.size() || inner[outer.size()] == '/');
+}
+
+// Why normalized absolute `dest` must not be a files dest, or "". An apply makes dest hold
+// exactly the subtree, so everything else in it goes: these are directories whose other
+// contents belong to the system or to other users.
+std::string system_directory(const std::string& dest) {
+  static constexpr std::string_view kVirtual[] = {"/proc", "/sys", "/dev"};
+  for (std::string_view fs : kVirtual) {
+    if (within(dest, fs)) return "is in " + std::string(fs) + ", which is not a real filesystem";
+  }
+  static constexpr std::string_view kSystem[] = {
+      "/",          "/bin",          "/boot",          "/etc",           "/home",
+      "/lost+found", "/media",       "/mnt",           "/opt",           "/root",
+      "/run",       "/sbin",         "/srv",           "/tmp",           "/usr",
+      "/usr/bin",   "/usr/include",  "/usr/libexec",   "/usr/local",     "/usr/local/bin",
+      "/usr/local/etc", "/usr/local/sbin", "/usr/local/share", "/usr/sbin", "/usr/share",
+      "/usr/src",   "/var",          "/var/backups",   "/var/cache",     "/var/lib",
+      "/var/local", "/var/lock",     "/var/log",       "/var/mail",      "/var/opt",
+      "/var/run",   "/var/spool",    "/var/tmp"};
+  const bool listed = std::find(std::begin(kSystem), std::end(kSystem), dest) != std::end(kSystem);
+  // /lib, /lib64, /usr/lib32, /usr/local/lib and the like.
+  bool lib = false;
+  for (std::string_view parent : {"/", "/usr/", "/usr/local/"}) {
+    lib |= dest.starts_with(std::string(parent) + "lib") &&
+           dest.find('/', parent.size()) == std::string::npos;
+  }
+  // A user's home directory as a whole (a directory inside it is fine).
+  const bool home = dest.starts_with("/home/") && dest.find('/', 6) == std::string::npos;
+  if (dest == "/") return "is the root directory";
+  if (listed || lib) return "is a system directory";
+  if (home) return "is a home directory";
+  return "";
+}
+
+// Why `url` would leak a credential (into events, results and the DLQ), or "". Userinfo is
+// what precedes '@' in the authority (scheme://userinfo@host/...) or, in git's scp-like form
+// (user@host:path), before the '@' that comes before any '/'.
+std::string url_credentials(const std::string& url) {
+  std::string_view userinfo;
+  std::string scheme;
+  if (const std::size_t sep = url.find("://"); sep != std::string::npos) {
+    scheme = ascii_lower(url.substr(0, sep));
+    const std::string_view rest = std::string_view(url).substr(sep + 3);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+      userinfo = authority.substr(0, at);
+    }
+  } else if (const std::size_t at = url.find('@'); at != std::string::npos && at < url.find('/')) {
+    userinfo = std::string_view(url).substr(0, at);
+  }
+  if (userinfo.find(':') != std::string_view::npos) return "has a password in it";
+  if ((scheme == "http" || scheme == "https") && !userinfo.empty()) {
+    return "has a user name in it (on http(s) that is a credential too, such as a token)";
+  }
+  return "";
+}
+
+// OpenSSL's reason for the oldest error in the thread's queue, which it empties.
+std::string openssl_error() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  const char* reason = ERR_reason_error_string(code);
+  return reason != nullptr ? reason : "unknown OpenSSL error";
 }
 
 }  // namespace
@@ -138,11 +249,14 @@ class Parser {
  public:
   Parser(std::string file, BrokerUse use) : file_(std::move(file)), use_(use) {}
 
-  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+  // "file:line:column: " (1-based), the prefix of every error and warning.
+  std::string position(const YAML::Mark& mark) const {
     const int line = mark.is_null() ? 1 : mark.line + 1;
     const int column = mark.is_null() ? 1 : mark.column + 1;
-    throw ConfigError(file_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
-                      what);
+    return file_ + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+  }
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
+    throw ConfigError(position(mark) + what);
   }
   [[noreturn]] void fail(const YAML::Node& at, const std::string& what) const {
     fail(at.Mark(), what);
@@ -228,7 +342,8 @@ class Parser {
     if (!YAML::convert<bool>::decode(f.node, value)) fail(f, "expected true or false");
     return value;
   }
-  Duration duration(const Field& f) const {
+  // Bounded so that no timer built from it overflows (now + d on a steady clock).
+  Duration duration(const Field& f, Duration max, Duration min = Duration(1)) const {
     Duration d{};
     try {
       d = parse_duration(text(f));
@@ -236,6 +351,8 @@ class Parser {
       fail(f, e.what());
     }
     if (d <= Duration::zero()) fail(f, "must be greater than 0");
+    if (d < min) fail(f, "must be at least " + duration_text(min));
+    if (d > max) fail(f, "must be at most " + duration_text(max));
     return d;
   }
   std::uint64_t size(const Field& f) const {
@@ -298,20 +415,56 @@ class Parser {
     }
     return path;
   }
+  void warn(const Field& f, const std::string& what) const {
+    warnings_.push_back(position(f.mark) + f.label() + ": " + what);
+  }
+  // A file holding a secret should be readable by the daemons' user alone: group access is
+  // fine only for the group the package makes for them (0640 root:gitopsd, as documented).
+  void warn_if_exposed(const Field& f, const std::string& path) const {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return;  // not there (yet): read at use, or refused
+    const group* own = ::getgrnam("gitopsd");
+    const bool own_group = own != nullptr && own->gr_gid == st.st_gid;
+    const mode_t open_to = S_IROTH | S_IWOTH | S_IWGRP | (own_group ? 0 : S_IRGRP);
+    const mode_t exposed = st.st_mode & open_to;
+    if (exposed == 0) return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    warn(f, "'" + path + "' holds a secret and is open to " +
+                ((exposed & (S_IROTH | S_IWOTH)) != 0 ? "others" : "its group") + " (mode " + mode +
+                "); make it 0600, or 0640 root:gitopsd");
+  }
+
+  // A files dest seen so far, for the overlap check across all repositories.
+  struct Dest {
+    std::string path;   // normalized
+    std::string owner;  // "repositories[0].targets[1]"
+    int line;
+  };
+  struct Dests {
+    std::string state_dir;  // normalized worker.state_dir
+    std::vector<Dest> seen;
+  };
 
   ListenAddress listen(const Field& f) const;
   KafkaConfig kafka(const Field& f) const;
   void brokers_usable(const Field& f, const std::string& brokers) const;
+  void topic_name(const Field& f, const std::string& topic) const;
+  void kafka_clients(const Field& properties, const Config& c) const;
   ReceiverConfig receiver(const Field& f) const;
+  void tls_files(const Field& cert_file, const Field& key_file) const;
   WorkerConfig worker(const Field& f) const;
-  Repository repository(const Field& f, std::set<std::string>& names) const;
+  Repository repository(const Field& f, std::set<std::string>& names, Dests& dests) const;
+  void url(const Field& f, const std::string& url) const;
   Secret secret(const Field& f) const;
   Credentials credentials(const Field& f) const;
-  Target target(const Field& f, std::set<std::string>& names) const;
-  std::variant<FilesApply, ExecApply> apply(const Field& f) const;
+  Target target(const Field& f, std::set<std::string>& names, Dests& dests) const;
+  std::variant<FilesApply, ExecApply> apply(const Field& f, Dests& dests) const;
+  std::string files_dest(const Field& f, Dests& dests) const;
 
   std::string file_;
   BrokerUse use_;
+  mutable std::vector<std::string> warnings_;  // collected by warn(), moved into the Config
 };
 
 ListenAddress Parser::listen(const Field& f) const {
@@ -352,7 +505,10 @@ KafkaConfig Parser::kafka(const Field& f) const {
                               std::pair{"results", &c.topics.results},
                               std::pair{"state", &c.topics.state},
                               std::pair{"dlq", &c.topics.dlq}}) {
-      if (auto t = topics.get(key)) *topic = text(*t);
+      if (auto t = topics.get(key)) {
+        *topic = text(*t);
+        topic_name(*t, *topic);
+      }
     }
   }
   if (auto v = m.get("properties")) {
@@ -362,10 +518,48 @@ KafkaConfig Parser::kafka(const Field& f) const {
       if (!entry.value.IsScalar()) {
         fail(property, "expected a scalar, got " + type_name(entry.value));
       }
+      // librdkafka's message, never the value: it may be sasl.password.
+      if (auto refused = check_kafka_property(entry.key, entry.value.Scalar())) {
+        if (refused->unknown) {
+          fail(entry.key_node, "unknown kafka property '" + entry.key + "' in " + v->path +
+                                   ": " + refused->message);
+        }
+        fail(property, "librdkafka refuses the value: " + refused->message);
+      }
       c.properties[entry.key] = entry.value.Scalar();
     }
   }
   return c;
+}
+
+// What the broker would refuse at the first produce (InvalidTopicException).
+void Parser::topic_name(const Field& f, const std::string& topic) const {
+  constexpr std::string_view kAllowed =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+  if (topic.size() > 249 || topic == "." || topic == ".." ||
+      topic.find_first_not_of(kAllowed) != std::string::npos) {
+    fail(f, "'" + topic + "' is not a Kafka topic name: up to 249 letters, digits, '.', '_' "
+                "and '-'");
+  }
+}
+
+// librdkafka checks properties against each other (and loads the TLS files they name) only
+// when a client is created: the daemons' clients are tried here, with gitopsd's own settings.
+// Without kafka.properties those settings alone are known good, so nothing is tried.
+void Parser::kafka_clients(const Field& properties, const Config& c) const {
+  const auto check = [&](const KafkaSettings& settings, bool producer, const std::string& which) {
+    if (auto refused = try_kafka_client(settings, producer)) {
+      fail(properties, "librdkafka refuses these properties for " + which + ": " + *refused);
+    }
+  };
+  check(producer_settings(c.kafka, "gitopsd-receiver", c.receiver.publish_timeout), true,
+        "the receiver's producer (message.timeout.ms = receiver.publish_timeout, " +
+            std::to_string(c.receiver.publish_timeout.count()) +
+            "; enable.idempotence=true, acks=all)");
+  check(producer_settings(c.kafka, "gitopsd-worker", kWorkerDeliveryTimeout), true,
+        "the worker's producer (message.timeout.ms = " +
+            std::to_string(kWorkerDeliveryTimeout.count()) + "; enable.idempotence=true, acks=all)");
+  check(consumer_settings(c.kafka, c.worker.group_id), false, "the worker's consumer");
 }
 
 // The daemons cannot start a broker, and `gitopsctl dev` runs only on the one it starts: each is
@@ -393,21 +587,59 @@ ReceiverConfig Parser::receiver(const Field& f) const {
   if (auto v = m.get("tls")) {
     const Map tls(*this, *v);
     tls.only({"cert_file", "key_file"});
-    c.tls = TlsConfig{readable_file(tls.need("cert_file")), readable_file(tls.need("key_file"))};
+    const Field cert_file = tls.need("cert_file"), key_file = tls.need("key_file");
+    c.tls = TlsConfig{readable_file(cert_file), readable_file(key_file)};
+    tls_files(cert_file, key_file);
+    warn_if_exposed(key_file, c.tls->key_file);
   }
   if (auto v = m.get("max_body_bytes")) c.max_body_bytes = size(*v);
-  for (auto [key, d] : {std::pair{"header_timeout", &c.header_timeout},
-                        std::pair{"body_timeout", &c.body_timeout},
-                        std::pair{"idle_timeout", &c.idle_timeout},
-                        std::pair{"dedupe_window", &c.dedupe_window},
-                        std::pair{"publish_timeout", &c.publish_timeout}}) {
-    if (auto v = m.get(key)) *d = duration(*v);
+  for (auto [key, d, max] :
+       {std::tuple{"header_timeout", &c.header_timeout, ReceiverConfig::kMaxHeaderTimeout},
+        std::tuple{"body_timeout", &c.body_timeout, ReceiverConfig::kMaxBodyTimeout},
+        std::tuple{"idle_timeout", &c.idle_timeout, ReceiverConfig::kMaxIdleTimeout},
+        std::tuple{"dedupe_window", &c.dedupe_window, ReceiverConfig::kMaxDedupeWindow}}) {
+    if (auto v = m.get(key)) *d = duration(*v, max);
+  }
+  if (auto v = m.get("publish_timeout")) {
+    c.publish_timeout =
+        duration(*v, ReceiverConfig::kMaxPublishTimeout, ReceiverConfig::kMinPublishTimeout);
   }
   if (auto v = m.get("threads")) c.threads = static_cast<unsigned>(integer(*v, 0, 1024));
   if (auto v = m.get("max_connections")) {
     c.max_connections = static_cast<unsigned>(integer(*v, 1, 1'000'000));
   }
   return c;
+}
+
+// The receiver loads the same files into its TLS context at start and on reload; a file
+// that does not load there would stop the start (exit 1) or fail every reload.
+void Parser::tls_files(const Field& cert_file, const Field& key_file) const {
+  const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                              &SSL_CTX_free);
+  if (!ctx) fail(cert_file, "cannot set up OpenSSL: " + openssl_error());
+  ERR_clear_error();
+  const std::string cert = cert_file.node.Scalar(), key = key_file.node.Scalar();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert.c_str()) != 1) {
+    fail(cert_file, "'" + cert + "' is not a PEM certificate chain: " + openssl_error());
+  }
+  // Read on its own first, so that a key that does not parse is told from one that does not
+  // match (SSL_CTX_use_PrivateKey_file reports both alike). No passphrase callback: OpenSSL
+  // would ask for one on the terminal, and the receiver has none to give.
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(key.c_str(), "r"), &BIO_free);
+  const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; },
+                                    nullptr)
+          : nullptr,
+      &EVP_PKEY_free);
+  if (!pkey) {
+    fail(key_file, "'" + key + "' is not a PEM private key without a passphrase: " +
+                       openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey(ctx.get(), pkey.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    fail(key_file, "the private key in '" + key + "' does not match the certificate in '" +
+                       cert + "': " + openssl_error());
+  }
 }
 
 WorkerConfig Parser::worker(const Field& f) const {
@@ -418,14 +650,21 @@ WorkerConfig Parser::worker(const Field& f) const {
   if (auto v = m.get("group_id")) c.group_id = text(*v);
   if (auto v = m.get("state_dir")) c.state_dir = text(*v);
   if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
-  if (auto v = m.get("apply_timeout")) c.apply_timeout = duration(*v);
+  if (auto v = m.get("apply_timeout")) {
+    c.apply_timeout = duration(*v, WorkerConfig::kMaxApplyTimeout);
+  }
   if (auto v = m.get("max_attempts")) c.max_attempts = static_cast<unsigned>(integer(*v, 1, 100));
-  if (auto v = m.get("resync_interval")) c.resync_interval = duration(*v);
+  if (auto v = m.get("resync_interval")) {
+    c.resync_interval = duration(*v, WorkerConfig::kMaxResyncInterval);
+  }
   if (auto v = m.get("max_file_bytes")) c.max_file_bytes = size(*v);
   return c;
 }
 
 Secret Parser::secret(const Field& f) const {
+  // Guessable offline from one captured delivery (HMAC) or by trying (GitLab's token).
+  static const std::string kShort = "is shorter than " + std::to_string(kMinSecretBytes) +
+                                    " bytes; use a random one, like `openssl rand -hex 32`";
   const Map m(*this, f);
   m.only({"file", "env"});
   if (m.entries().size() != 1) fail(f, "expected exactly one of 'file' or 'env'");
@@ -441,12 +680,17 @@ Secret Parser::secret(const Field& f) const {
       value.pop_back();
     }
     if (value.empty()) fail(f, "secret file '" + path + "' is empty");
+    warn_if_exposed(f, path);
+    if (value.size() < kMinSecretBytes) warn(f, "secret file '" + path + "' " + kShort);
     return Secret{std::move(value), "file " + path};
   }
   const std::string name = text(m.need("env"));
   const char* value = std::getenv(name.c_str());
   if (value == nullptr || *value == '\0') {
     fail(f, "environment variable '" + name + "' is unset or empty");
+  }
+  if (std::strlen(value) < kMinSecretBytes) {
+    warn(f, "the secret in environment variable '" + name + "' " + kShort);
   }
   return Secret{value, "env " + name};
 }
@@ -455,8 +699,14 @@ Credentials Parser::credentials(const Field& f) const {
   const Map m(*this, f);
   m.only({"token_file", "ssh_key_file", "known_hosts"});
   Credentials c;
-  if (auto v = m.get("token_file")) c.token_file = text(*v);
-  if (auto v = m.get("ssh_key_file")) c.ssh_key_file = text(*v);
+  if (auto v = m.get("token_file")) {
+    c.token_file = text(*v);
+    warn_if_exposed(*v, *c.token_file);
+  }
+  if (auto v = m.get("ssh_key_file")) {
+    c.ssh_key_file = text(*v);
+    warn_if_exposed(*v, *c.ssh_key_file);
+  }
   if (auto v = m.get("known_hosts")) c.known_hosts = text(*v);
   if (c.token_file && c.ssh_key_file) fail(f, "token_file and ssh_key_file exclude each other");
   if (c.ssh_key_file && !c.known_hosts) {
@@ -466,18 +716,39 @@ Credentials Parser::credentials(const Field& f) const {
   return c;
 }
 
-std::variant<FilesApply, ExecApply> Parser::apply(const Field& f) const {
+// A dest is emptied of everything the subtree does not hold: refused where that would delete
+// the system's files, the worker's mirrors, or another target's files.
+std::string Parser::files_dest(const Field& f, Dests& dests) const {
+  const std::string dest = normalize_path(clean_path(f, true));
+  if (const std::string why = system_directory(dest); !why.empty()) {
+    fail(f, "'" + dest + "' " + why + "; use a directory of its own, like /srv/www");
+  }
+  const std::string& state = dests.state_dir;
+  if (within(dest, state) || within(state, dest)) {
+    fail(f, "'" + dest + "' " +
+                (dest == state ? "is" : within(dest, state) ? "is inside" : "contains") +
+                " worker.state_dir '" + state + "', where the worker keeps its mirrors");
+  }
+  const std::string owner = f.path.substr(0, f.path.rfind(".apply.dest"));
+  for (const Dest& other : dests.seen) {
+    if (!within(dest, other.path) && !within(other.path, dest)) continue;
+    fail(f, "'" + dest + "' " +
+                (dest == other.path ? "is" : within(dest, other.path) ? "is inside" : "contains") +
+                " the dest '" + other.path + "' of " + other.owner + " (line " +
+                std::to_string(other.line) + "); each would delete the other's files");
+  }
+  dests.seen.push_back(Dest{dest, owner, f.mark.line + 1});
+  return dest;
+}
+
+std::variant<FilesApply, ExecApply> Parser::apply(const Field& f, Dests& dests) const {
   const Map m(*this, f);
   const Field type_field = m.need("type");
   const std::string type = text(type_field);
   if (type == "files") {
     m.only({"type", "dest", "after", "switch"});
     FilesApply a;
-    const Field dest = m.need("dest");
-    a.dest = clean_path(dest, true);
-    if (a.dest.find_first_not_of('/') == std::string::npos) {
-      fail(dest, "must not be the root directory");
-    }
+    a.dest = files_dest(m.need("dest"), dests);
     if (auto v = m.get("after")) a.after = argv(*v);
     if (auto v = m.get("switch")) {
       const std::string mode = text(*v);
@@ -510,7 +781,7 @@ std::variant<FilesApply, ExecApply> Parser::apply(const Field& f) const {
   fail(type_field, "expected files or exec, got '" + type + "'");
 }
 
-Target Parser::target(const Field& f, std::set<std::string>& names) const {
+Target Parser::target(const Field& f, std::set<std::string>& names, Dests& dests) const {
   const Map m(*this, f);
   m.only({"name", "path", "apply", "self_heal"});
   Target t;
@@ -518,12 +789,20 @@ Target Parser::target(const Field& f, std::set<std::string>& names) const {
   t.name = identifier(name);
   if (!names.insert(t.name).second) fail(name, "duplicate target name '" + t.name + "'");
   if (auto v = m.get("path")) t.path = clean_path(*v, false);
-  t.apply = apply(m.need("apply"));
+  t.apply = apply(m.need("apply"), dests);
   if (auto v = m.get("self_heal")) t.self_heal = boolean(*v);
   return t;
 }
 
-Repository Parser::repository(const Field& f, std::set<std::string>& names) const {
+// The url reaches events, results and the DLQ, which are not secret.
+void Parser::url(const Field& f, const std::string& url) const {
+  if (const std::string why = url_credentials(url); !why.empty()) {
+    fail(f, "the url " + why + "; take it out and put the token in a file named by "
+            "credentials: {token_file: ...} (or use ssh_key_file for ssh URLs)");
+  }
+}
+
+Repository Parser::repository(const Field& f, std::set<std::string>& names, Dests& dests) const {
   const Map m(*this, f);
   m.only({"name", "provider", "match", "url", "branch", "secrets", "credentials", "targets"});
   Repository r;
@@ -542,7 +821,9 @@ Repository Parser::repository(const Field& f, std::set<std::string>& names) cons
     fail(provider, "expected github, gitlab or gitea, got '" + p + "'");
   }
   r.match = text(m.need("match"));
-  r.url = text(m.need("url"));
+  const Field url_field = m.need("url");
+  r.url = text(url_field);
+  url(url_field, r.url);
   if (auto v = m.get("branch")) r.branch = text(*v);
   const Field secrets = m.need("secrets");
   for (const Field& s : list(secrets)) r.secrets.push_back(secret(s));
@@ -550,7 +831,7 @@ Repository Parser::repository(const Field& f, std::set<std::string>& names) cons
   if (auto v = m.get("credentials")) r.credentials = credentials(*v);
   if (auto v = m.get("targets")) {
     std::set<std::string> target_names;
-    for (const Field& t : list(*v)) r.targets.push_back(target(t, target_names));
+    for (const Field& t : list(*v)) r.targets.push_back(target(t, target_names, dests));
   }
   return r;
 }
@@ -582,21 +863,36 @@ Config Parser::config(const YAML::Node& root) const {
   }
   if (auto v = m.get("receiver")) c.receiver = receiver(*v);
   if (auto v = m.get("worker")) c.worker = worker(*v);
+  if (auto v = m.get("kafka")) {
+    if (auto properties = Map(*this, *v).get("properties"); properties && !c.kafka.properties.empty()) {
+      kafka_clients(*properties, c);
+    }
+  }
   if (auto v = m.get("repositories")) {
     std::set<std::string> names;
-    // The receiver finds a webhook's repository by these three; two alike could not be told apart.
-    std::map<std::tuple<Provider, std::string, std::string>, std::string> routes;
+    Dests dests{normalize_path(c.worker.state_dir), {}};
+    // The receiver finds a webhook's repository by these three, comparing match ignoring
+    // case; two alike could not be told apart (the second would never verify).
+    struct Route {
+      std::string name, match;
+    };
+    std::map<std::tuple<Provider, std::string, std::string>, Route> routes;
     for (const Field& item : list(*v)) {
-      Repository r = repository(item, names);
-      const auto [it, added] = routes.emplace(std::tuple{r.provider, r.match, r.branch}, r.name);
+      Repository r = repository(item, names, dests);
+      const auto [it, added] = routes.emplace(
+          std::tuple{r.provider, ascii_lower(r.match), r.branch}, Route{r.name, r.match});
       if (!added) {
+        const bool same = it->second.match == r.match;
         fail(item, "provider " + std::string(provider_name(r.provider)) + ", match '" + r.match +
                        "' and branch '" + r.branch + "' are already used by repository '" +
-                       it->second + "'");
+                       it->second.name + "'" +
+                       (same ? "" : " (as '" + it->second.match +
+                                        "'; the receiver compares match ignoring case)"));
       }
       c.repositories.push_back(std::move(r));
     }
   }
+  c.warnings = std::move(warnings_);
   return c;
 }
 

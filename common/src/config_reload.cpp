@@ -83,6 +83,10 @@ RepositoryChanges repository_changes(const Config& running, const Config& next) 
   return changes;
 }
 
+void log_config_warnings(const Config& config) {
+  for (const std::string& warning : config.warnings) logger("config")->warn("{}", warning);
+}
+
 void apply_log_level(const Config& config, const std::optional<std::string>& override_level) {
   spdlog::set_level(spdlog::level::from_str(override_level.value_or(config.log_level)));
 }
@@ -115,6 +119,7 @@ bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Confi
     }
     auto next = std::make_shared<const Config>(keep_restart_only(*running_, std::move(loaded), daemon_));
     install(next);
+    log_config_warnings(*next);
     const RepositoryChanges changes = repository_changes(*running_, *next);
     running_ = next;
     apply_log_level(*running_, log_level_override_);

@@ -1,7 +1,5 @@
 #include "gitopsd/kafka_producer.hpp"
 
-#include "gitopsd/kafka_log.hpp"
-
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
@@ -11,6 +9,7 @@
 #include <thread>
 
 #include "gitopsd/kafka_log.hpp"
+#include "gitopsd/kafka_settings.hpp"
 #include "gitopsd/log.hpp"
 
 namespace gitopsd {
@@ -84,17 +83,8 @@ KafkaProducer::KafkaProducer(const KafkaConfig& config, const std::string& clien
                              Duration delivery_timeout)
     : impl_(std::make_unique<Impl>()) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  set_property(*conf, "bootstrap.servers", config.brokers);
-  set_property(*conf, "client.id", client_id);
-  // Every webhook waits for its acknowledgement: a short linger batches concurrent requests
-  // without adding much latency (bench/receiver_load.sh: 2 ms gave the best throughput and
-  // tail on a 2-core machine; 0-1 ms more requests and a worse p99, 5 ms a slower p50).
-  set_property(*conf, "linger.ms", "2");
-  for (const auto& [name, value] : config.properties) set_property(*conf, name, value);
-  // Not overridable: these are what "never loses an acknowledged event" rests on.
-  set_property(*conf, "enable.idempotence", "true");
-  set_property(*conf, "acks", "all");
-  set_property(*conf, "message.timeout.ms", std::to_string(delivery_timeout.count()));
+  for (const auto& [name, value] : producer_settings(config, client_id, delivery_timeout))
+    set_property(*conf, name, value);
   std::string error;
   if (conf->set("dr_cb", &impl_->reporter, error) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)

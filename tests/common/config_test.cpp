@@ -3,11 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <tuple>
+
+#include "self_signed.hpp"
 
 namespace gitopsd {
 namespace {
@@ -34,8 +37,9 @@ class ConfigTest : public ::testing::Test {
     dir_ = pattern;
     config_path_ = dir_ + "/gitopsd.yaml";
     write("secret", "hook-secret\n");
-    write("cert.pem", "certificate");
-    write("key.pem", "private key");
+    const SelfSigned tls = make_self_signed();
+    write("cert.pem", tls.certificate);
+    write("key.pem", tls.private_key);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -64,6 +68,18 @@ class ConfigTest : public ::testing::Test {
     const std::string error = error_of(yaml);
     EXPECT_THAT(error, StartsWith(config_path_ + ":" + line_column + ": "));
     EXPECT_THAT(error, HasSubstr(message));
+  }
+  // The warnings of a config that loads.
+  std::vector<std::string> warnings_of(const std::string& yaml) { return load(yaml).warnings; }
+  // A one-repository config with one files target at `dest`; dest sits at line 9, column 36.
+  std::string files_target(const std::string& dest) {
+    return std::string(kInfra) + "    targets:\n      - name: web\n        apply: {type: files, dest: " +
+           dest + "}\n";
+  }
+  // A one-repository config cloning `url`, which sits at line 5, column 10.
+  std::string repository_at(const std::string& url) {
+    return "repositories:\n  - name: infra\n    provider: github\n    match: acme/infra\n"
+           "    url: " + url + "\n    secrets: [{file: @DIR@/secret}]\n";
   }
   // The value of the secret read from `content` by a one-repository config.
   std::string secret_from(const std::string& content) {
@@ -667,6 +683,320 @@ TEST_F(ConfigTest, NeverPutsSecretValuesInErrors) {
     EXPECT_THAT(error, Not(HasSubstr(file_secret)));
     EXPECT_THAT(error, Not(HasSubstr(env_secret)));
   }
+}
+
+// Item 8: no duration builds a timer that overflows or that librdkafka refuses.
+TEST_F(ConfigTest, RejectsEachDurationAboveItsBound) {
+  const std::tuple<std::string, std::string, std::string, std::string> cases[] = {
+      {"receiver", "header_timeout", "6m", "5m"},   {"receiver", "body_timeout", "11m", "10m"},
+      {"receiver", "idle_timeout", "61m", "1h"},    {"receiver", "dedupe_window", "8d", "7d"},
+      {"receiver", "publish_timeout", "30d", "5m"}, {"worker", "apply_timeout", "25h", "1d"},
+      {"worker", "resync_interval", "999999d", "7d"}};
+  for (const auto& [section, key, value, bound] : cases) {
+    // The value follows "  key: " on line 2.
+    expect_error(section + ":\n  " + key + ": " + value + "\n",
+                 "2:" + std::to_string(key.size() + 5),
+                 section + "." + key + ": must be at most " + bound);
+  }
+}
+
+TEST_F(ConfigTest, AcceptsDurationsAtTheirBounds) {
+  const Config c = load(R"(receiver:
+  header_timeout: 5m
+  body_timeout: 10m
+  idle_timeout: 1h
+  dedupe_window: 7d
+  publish_timeout: 5m
+worker:
+  apply_timeout: 24h
+  resync_interval: 168h
+)");
+  EXPECT_EQ(c.receiver.header_timeout, 5min);
+  EXPECT_EQ(c.receiver.body_timeout, 10min);
+  EXPECT_EQ(c.receiver.idle_timeout, 1h);
+  EXPECT_EQ(c.receiver.dedupe_window, 168h);
+  EXPECT_EQ(c.receiver.publish_timeout, 5min);
+  EXPECT_EQ(c.worker.apply_timeout, 24h);
+  EXPECT_EQ(c.worker.resync_interval, 168h);
+}
+
+// message.timeout.ms must exceed linger.ms (2 ms), or the producer is never created.
+TEST_F(ConfigTest, RejectsPublishTimeoutBelowWhatTheProducerTakes) {
+  expect_error("receiver:\n  publish_timeout: 2ms\n", "2:20",
+               "receiver.publish_timeout: must be at least 100ms");
+}
+
+// The librdkafka part of these messages is matched by its stable words only: its wording may
+// change between librdkafka 2.0 and 2.8.
+TEST_F(ConfigTest, RejectsUnknownKafkaPropertyWithoutItsValue) {
+  const std::string yaml = "kafka:\n  properties:\n    sasl.pasword: ZZ-distinctive-kafka-pass\n";
+  expect_error(yaml, "3:5", "unknown kafka property 'sasl.pasword' in kafka.properties: ");
+  EXPECT_THAT(error_of(yaml), HasSubstr("No such configuration property"));
+  EXPECT_THAT(error_of(yaml), Not(HasSubstr("ZZ-distinctive-kafka-pass")));
+}
+
+TEST_F(ConfigTest, RejectsKafkaPropertyValueLibrdkafkaRefusesWithoutEchoingIt) {
+  const std::string yaml = "kafka:\n  properties:\n    security.protocol: ZZ_distinctive_value\n";
+  expect_error(yaml, "3:24",
+               "kafka.properties.security.protocol: librdkafka refuses the value: Invalid value");
+  EXPECT_THAT(error_of(yaml), HasSubstr("\"security.protocol\""));
+  EXPECT_THAT(error_of(yaml), Not(HasSubstr("ZZ_distinctive_value")));
+  expect_error("kafka:\n  properties: {linger.ms: soon}\n", "2:27",
+               "kafka.properties.linger.ms: librdkafka refuses the value: Invalid value");
+}
+
+// Properties that are each fine but that librdkafka refuses next to the settings gitopsd
+// forces (idempotence, acks=all, message.timeout.ms) when a daemon creates its client.
+TEST_F(ConfigTest, RejectsKafkaPropertiesThatClashWithGitopsdsOwnSettings) {
+  const std::string in_flight = "kafka:\n  properties:\n    max.in.flight: 10\n";
+  expect_error(in_flight, "3:5",
+               "kafka.properties: librdkafka refuses these properties for the receiver's "
+               "producer (message.timeout.ms = receiver.publish_timeout, 5000; "
+               "enable.idempotence=true, acks=all): ");
+  EXPECT_THAT(error_of(in_flight), HasSubstr("`max.in.flight`"));
+  const std::string linger = "kafka:\n  properties: {linger.ms: 6000}\n";
+  expect_error(linger, "2:15",
+               "for the receiver's producer (message.timeout.ms = receiver.publish_timeout, "
+               "5000; enable.idempotence=true, acks=all): ");
+  EXPECT_THAT(error_of(linger), HasSubstr("`linger.ms`"));
+  const std::string worker_linger =
+      "kafka:\n  properties: {linger.ms: 60000}\nreceiver:\n  publish_timeout: 2m\n";
+  expect_error(worker_linger, "2:15",
+               "for the worker's producer (message.timeout.ms = 30000; enable.idempotence=true, "
+               "acks=all): ");
+  EXPECT_THAT(error_of(worker_linger), HasSubstr("`linger.ms`"));
+  const std::string fetch = "kafka:\n  properties: {fetch.max.bytes: 100000000, "
+                            "receive.message.max.bytes: 1000000}\n";
+  expect_error(fetch, "2:15", "for the worker's consumer: ");
+  EXPECT_THAT(error_of(fetch), HasSubstr("`receive.message.max.bytes`"));
+}
+
+// librdkafka loads the TLS files a property names when the client is created.
+TEST_F(ConfigTest, RejectsKafkaTlsFileThatDoesNotLoad) {
+  expect_error("kafka:\n  properties:\n    security.protocol: ssl\n    ssl.ca.location: " + dir_ +
+                   "/no-ca.pem\n",
+               "3:5", "kafka.properties: librdkafka refuses these properties for the receiver's "
+                      "producer");
+  EXPECT_THAT(error_of("kafka:\n  properties:\n    security.protocol: ssl\n    ssl.ca.location: " +
+                       dir_ + "/no-ca.pem\n"),
+              HasSubstr("ssl.ca.location failed"));
+}
+
+TEST_F(ConfigTest, RejectsTopicNameKafkaRefuses) {
+  expect_error("kafka:\n  topics: {events: \"bad topic\"}\n", "2:20",
+               "kafka.topics.events: 'bad topic' is not a Kafka topic name");
+}
+
+TEST_F(ConfigTest, RejectsTlsCertificateThatIsNotPem) {
+  write("garbage.pem", "not a certificate\n");
+  expect_error("receiver:\n  tls:\n    cert_file: @DIR@/garbage.pem\n    key_file: @DIR@/key.pem\n",
+               "3:16",
+               "receiver.tls.cert_file: '" + dir_ + "/garbage.pem' is not a PEM certificate chain: ");
+}
+
+TEST_F(ConfigTest, RejectsTlsKeyThatIsNotPem) {
+  write("garbage.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  expect_error("receiver:\n  tls:\n    cert_file: @DIR@/cert.pem\n    key_file: @DIR@/garbage.pem\n",
+               "4:15",
+               "receiver.tls.key_file: '" + dir_ +
+                   "/garbage.pem' is not a PEM private key without a passphrase: ");
+}
+
+TEST_F(ConfigTest, RejectsTlsKeyOfAnotherCertificate) {
+  write("other-key.pem", make_self_signed().private_key);
+  expect_error(
+      "receiver:\n  tls:\n    cert_file: @DIR@/cert.pem\n    key_file: @DIR@/other-key.pem\n",
+      "4:15",
+      "receiver.tls.key_file: the private key in '" + dir_ +
+          "/other-key.pem' does not match the certificate in '" + dir_ + "/cert.pem'");
+}
+
+// Item 9: the receiver compares match ignoring case, so the second would never verify.
+TEST_F(ConfigTest, RejectsMatchThatDiffersOnlyByCase) {
+  expect_error(std::string(kInfra) + R"(  - name: infra-upper
+    provider: github
+    match: Acme/Infra
+    url: https://example.com/infra.git
+    secrets: [{file: @DIR@/secret}]
+)",
+               "7:5",
+               "provider github, match 'Acme/Infra' and branch 'main' are already used by "
+               "repository 'infra' (as 'acme/infra'; the receiver compares match ignoring case)");
+}
+
+// A webhook names its branch, so the receiver still tells these apart (as for an exact match).
+TEST_F(ConfigTest, AcceptsMatchDifferingByCaseOnAnotherBranch) {
+  const Config c = load(std::string(kInfra) + R"(  - name: infra-staging
+    provider: github
+    match: ACME/infra
+    url: https://example.com/infra.git
+    branch: staging
+    secrets: [{file: @DIR@/secret}]
+)");
+  EXPECT_EQ(c.repositories.size(), 2u);
+}
+
+// Item 10: an apply deletes what dest holds beyond the subtree.
+TEST_F(ConfigTest, RejectsRootAndSystemDirectoriesAsFilesDest) {
+  expect_error(files_target("/"), "9:36", "apply.dest: '/' is the root directory");
+  expect_error(files_target("//./"), "9:36", "apply.dest: '/' is the root directory");
+  for (const std::string dest : {"/etc", "/etc/", "/usr//lib/.", "/var", "/var/lib", "/tmp",
+                                 "/lib64", "/boot", "/root", "/srv", "/usr/local", "/bin"}) {
+    expect_error(files_target(dest), "9:36", "is a system directory");
+  }
+  expect_error(files_target("/home"), "9:36", "apply.dest: '/home' is a system directory");
+  expect_error(files_target("/home/alice/"), "9:36",
+               "apply.dest: '/home/alice' is a home directory");
+  for (const std::string dest : {"/proc/sys/kernel", "/sys/fs/cgroup", "/dev/shm/site"}) {
+    expect_error(files_target(dest), "9:36", "which is not a real filesystem");
+  }
+}
+
+TEST_F(ConfigTest, AcceptsSubdirectoriesOfSystemDirectoriesAndNormalizesDest) {
+  for (const std::string dest : {"/etc/nginx/conf.d", "/var/www", "/srv/www", "/opt/app",
+                                 "/home/alice/site", "/var/lib/app", "/usr/share/nginx/html"}) {
+    const Config c = load(files_target(dest));
+    EXPECT_EQ(std::get<FilesApply>(c.repositories.at(0).targets.at(0).apply).dest, dest);
+  }
+  const Config c = load(files_target("/srv//www/./html/"));
+  EXPECT_EQ(std::get<FilesApply>(c.repositories.at(0).targets.at(0).apply).dest, "/srv/www/html");
+}
+
+// Today a dest equal to state_dir deletes the mirrors on the first sync.
+TEST_F(ConfigTest, RejectsFilesDestAtInsideOrAroundStateDir) {
+  const std::string worker = "worker:\n  state_dir: @DIR@/state/\n";
+  expect_error(files_target("@DIR@/state") + worker, "9:36",
+               "apply.dest: '" + dir_ + "/state' is worker.state_dir '" + dir_ +
+                   "/state', where the worker keeps its mirrors");
+  expect_error(files_target("@DIR@/state/mirrors") + worker, "9:36",
+               "apply.dest: '" + dir_ + "/state/mirrors' is inside worker.state_dir");
+  expect_error(files_target("@DIR@") + worker, "9:36",
+               "apply.dest: '" + dir_ + "' contains worker.state_dir");
+  expect_error(files_target("/var/lib/gitopsd/www"), "9:36",
+               "is inside worker.state_dir '/var/lib/gitopsd'");
+}
+
+TEST_F(ConfigTest, RejectsFilesDestsThatOverlap) {
+  const std::string two_targets = std::string(kInfra) + R"(    targets:
+      - name: a
+        apply: {type: files, dest: /srv/www}
+      - name: b
+        apply: {type: files, dest: @B@}
+)";
+  const auto with_b = [&](const std::string& dest) {
+    std::string yaml = two_targets;
+    return yaml.replace(yaml.find("@B@"), 3, dest);
+  };
+  expect_error(with_b("/srv/www/static"), "11:36",
+               "repositories[0].targets[1].apply.dest: '/srv/www/static' is inside the dest "
+               "'/srv/www' of repositories[0].targets[0] (line 9)");
+  expect_error(with_b("/srv"), "11:36", "'/srv' is a system directory");
+  expect_error(with_b("/srv/www/"), "11:36", "'/srv/www' is the dest '/srv/www'");
+  // Across repositories, even on different branches (one tree, two writers).
+  expect_error(std::string(kInfra) + R"(    targets:
+      - name: a
+        apply: {type: files, dest: /srv/www/static}
+  - name: staging
+    provider: github
+    match: acme/infra
+    url: https://example.com/infra.git
+    branch: staging
+    secrets: [{file: @DIR@/secret}]
+    targets:
+      - name: a
+        apply: {type: files, dest: /srv/www}
+)",
+               "18:36",
+               "repositories[1].targets[0].apply.dest: '/srv/www' contains the dest "
+               "'/srv/www/static' of repositories[0].targets[0] (line 9)");
+  EXPECT_EQ(load(with_b("/srv/www2")).repositories.at(0).targets.size(), 2u);
+}
+
+// Item 11: the url reaches events, results and the DLQ.
+TEST_F(ConfigTest, RejectsPasswordInUrlWithoutEchoingIt) {
+  for (const std::string url : {"https://deploy:ZZ-distinctive-pass@github.com/acme/infra.git",
+                                "ssh://git:ZZ-distinctive-pass@host/acme/infra.git",
+                                "git:ZZ-distinctive-pass@host:acme/infra.git"}) {
+    expect_error(repository_at(url), "5:10",
+                 "repositories[0].url: the url has a password in it; take it out and put the "
+                 "token in a file named by credentials: {token_file: ...}");
+    EXPECT_THAT(error_of(repository_at(url)), Not(HasSubstr("ZZ-distinctive-pass")));
+  }
+}
+
+TEST_F(ConfigTest, RejectsAnyUserInfoInHttpUrl) {
+  for (const std::string url : {"https://ghp_ZZdistinctive@github.com/acme/infra.git",
+                                "HTTP://deploy@example.com/infra.git"}) {
+    expect_error(repository_at(url), "5:10", "repositories[0].url: the url has a user name in it");
+    EXPECT_THAT(error_of(repository_at(url)), Not(HasSubstr("ZZdistinctive")));
+  }
+}
+
+TEST_F(ConfigTest, AcceptsSshUserAndUrlsWithoutCredentials) {
+  for (const std::string url :
+       {"git@github.com:acme/infra.git", "ssh://git@gitlab.example.com:2222/acme/infra.git",
+        "https://github.com/acme/infra.git", "https://example.com/acme/infra@v2.git",
+        "file:///srv/git/infra.git", "/srv/git/infra.git"}) {
+    EXPECT_EQ(load(repository_at(url)).repositories.at(0).url, url);
+  }
+}
+
+// Item 12: weak secrets load, with a warning that names where they come from, never them.
+TEST_F(ConfigTest, WarnsAboutSecretFileOthersCanRead) {
+  const std::string secret = "ZZ-distinctive-long-enough-secret";
+  const std::string path = write("secret", secret + "\n");
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  const std::vector<std::string> warnings = warnings_of(kInfra);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], StartsWith(config_path_ + ":6:15: repositories[0].secrets[0]: '" +
+                                      path + "' holds a secret and is open to others (mode 0644)"));
+  EXPECT_THAT(warnings[0], Not(HasSubstr(secret)));
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  EXPECT_THAT(warnings_of(kInfra), ::testing::IsEmpty());
+  // Group access only for the group the package makes for the daemons (0640 root:gitopsd).
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  EXPECT_THAT(warnings_of(kInfra), ::testing::ElementsAre(HasSubstr("is open to its group")));
+}
+
+TEST_F(ConfigTest, WarnsAboutShortSecretsFromFileAndEnv) {
+  const std::string path = write("secret", "Zq7#x\n");
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  setenv("GITOPSD_TEST_SHORT_SECRET", "Zq8#y", 1);
+  const std::vector<std::string> warnings =
+      warnings_of(std::string(kInfra) + R"(  - name: other
+    provider: gitlab
+    match: acme/other
+    url: https://example.com/other.git
+    secrets: [{env: GITOPSD_TEST_SHORT_SECRET}]
+)");
+  unsetenv("GITOPSD_TEST_SHORT_SECRET");
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0], config_path_ + ":6:15: repositories[0].secrets[0]: secret file '" + path +
+                             "' is shorter than 16 bytes; use a random one, like `openssl rand "
+                             "-hex 32`");
+  EXPECT_THAT(warnings[1], StartsWith(config_path_ + ":11:15: repositories[1].secrets[0]: the "
+                                                     "secret in environment variable "
+                                                     "'GITOPSD_TEST_SHORT_SECRET' is shorter"));
+  for (const std::string& warning : warnings) {
+    EXPECT_THAT(warning, Not(HasSubstr("Zq7#x")));
+    EXPECT_THAT(warning, Not(HasSubstr("Zq8#y")));
+  }
+  write("secret", "0123456789abcdef\n");  // 16 bytes
+  EXPECT_THAT(warnings_of(kInfra), ::testing::IsEmpty());
+}
+
+TEST_F(ConfigTest, WarnsAboutTokenAndTlsKeyFilesOthersCanRead) {
+  ASSERT_EQ(chmod(write("secret", "0123456789abcdef\n").c_str(), 0600), 0);
+  ASSERT_EQ(chmod((dir_ + "/key.pem").c_str(), 0604), 0);
+  ASSERT_EQ(chmod(write("token", "ghp_token\n").c_str(), 0666), 0);
+  const std::vector<std::string> warnings = warnings_of(
+      "receiver:\n  tls: {cert_file: @DIR@/cert.pem, key_file: @DIR@/key.pem}\n" +
+      std::string(kInfra) + "    credentials: {token_file: @DIR@/token}\n");
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr("receiver.tls.key_file: '" + dir_ +
+                                     "/key.pem' holds a secret and is open to others (mode 0604)"));
+  EXPECT_THAT(warnings[1], StartsWith(config_path_ + ":9:31: repositories[0].credentials.token_file: '" +
+                                      dir_ + "/token' holds a secret and is open to others (mode 0666)"));
 }
 
 TEST(DurationTest, ParsesUnitsAndCombinations) {

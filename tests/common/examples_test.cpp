@@ -1,7 +1,8 @@
 // The example configurations under deploy/examples/ are loaded by the real config loader, so
 // an example that no longer matches the loader fails here instead of on an operator's host.
 // Their secrets and credentials live under /etc/gitopsd/; the test points that prefix at a
-// temporary directory holding a placeholder for every file the example names.
+// temporary directory holding a placeholder for every file the example names (for a .pem
+// file, a certificate and its key, since the loader parses TLS files).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "gitopsd/config.hpp"
+#include "self_signed.hpp"
 
 namespace gitopsd {
 namespace {
@@ -50,13 +52,15 @@ class ExamplesTest : public ::testing::Test {
     for (std::sregex_iterator it(text.begin(), text.end(), kEtcPath), end; it != end; ++it) {
       fs::path file = fs::path(etc_) / (*it)[1].str();
       fs::create_directories(file.parent_path());
-      std::ofstream(file) << "placeholder\n";
+      std::ofstream(file) << (file.extension() == ".pem" ? tls_.certificate + tls_.private_key
+                                                         : "placeholder\n");
     }
     text = std::regex_replace(text, std::regex("/etc/gitopsd/"), etc_ + "/");
     return parse_config(text, name, BrokerUse::cluster);
   }
 
   std::string etc_;
+  const SelfSigned tls_ = make_self_signed();
 };
 
 TEST_F(ExamplesTest, EveryExampleLoads) {

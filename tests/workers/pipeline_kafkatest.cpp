@@ -429,8 +429,11 @@ TEST_F(PipelineTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {
 
 TEST_F(PipelineTest, UnreachableGitHostFailsToTheDeadLetterQueueAndOtherRepositoriesFlow) {
   targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
-  setup_.repositories_yaml =
-      repository_yaml("infra", "acme/infra", daemon_->url(repo_.name())) +
+  setup_.repositories_yaml = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
+  // A dest of its own: two targets on one dest are refused at load.
+  targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dir_.path() +
+                  "/gone-dest}}\n";
+  setup_.repositories_yaml +=
       repository_yaml("gone", "acme/gone", "git://127.0.0.1:" + std::to_string(free_port()) + "/gone.git");
   start();
   auto d = github_delivery("push", github_push("acme/gone", "main", kShaA, kShaB), kSecret, unique_name("d"));

@@ -16,6 +16,7 @@
 #include "gitopsd/event.hpp"
 #include "gitopsd/kafka_log.hpp"
 #include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/kafka_settings.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/records.hpp"
 #include "gitopsd/systemd_notify.hpp"
@@ -69,21 +70,12 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       : config(std::move(initial)),
         metrics(m),
         id(worker_id()),
-        producer(config->kafka, "gitopsd-worker", std::chrono::seconds(30)),
+        producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout),
         log(logger("worker")) {
     const Config& c = *config;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    set(*conf, "bootstrap.servers", c.kafka.brokers);
-    set(*conf, "client.id", "gitopsd-worker");
-    set(*conf, "auto.offset.reset", "earliest");
-    // A fresh cluster without `gitopsctl init-topics` still works where the broker allows it.
-    set(*conf, "allow.auto.create.topics", "true");
-    for (const auto& [name, value] : c.kafka.properties) set(*conf, name, value);
-    // Not overridable: offsets are stored by the worker once outcomes are published.
-    set(*conf, "group.id", c.worker.group_id);
-    set(*conf, "enable.auto.offset.store", "false");
-    set(*conf, "enable.auto.commit", "true");
-    set(*conf, "partition.assignment.strategy", "cooperative-sticky");
+    for (const auto& [name, value] : consumer_settings(c.kafka, c.worker.group_id))
+      set(*conf, name, value);
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK)
       throw std::runtime_error("kafka rebalance callback: " + error);

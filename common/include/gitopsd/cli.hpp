@@ -40,6 +40,10 @@ std::optional<Config> load_config_or_report(const std::string& path,
 
 inline constexpr int kExitBadConfig = 2;
 
+// What `--check-config` and `gitopsctl check-config` print for a config that loaded: each
+// warning on stderr, then "PATH: ok (N repositories)" on stdout. Returns 0, their exit code.
+int report_valid_config(const Config& config);
+
 // Blocks SIGTERM and SIGINT (and SIGHUP, the reload request, with `and_hangup`) in the
 // calling thread, and so in every thread it starts afterwards (call it first): they are then
 // taken by one thread with sigwait on the returned set.

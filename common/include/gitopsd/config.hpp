@@ -51,11 +51,15 @@ enum class BrokerUse { any, cluster, embedded };
 
 struct KafkaConfig {
   std::string brokers = "localhost:9092";  // librdkafka bootstrap list, or kEmbeddedBrokers
-  KafkaTopics topics;
-  std::map<std::string, std::string> properties;  // passed verbatim to librdkafka
+  KafkaTopics topics;  // Kafka topic names: 1..249 of [a-zA-Z0-9._-]
+  // Passed verbatim to librdkafka. Each is tried on a librdkafka config at load, and all of
+  // them together with gitopsd's own settings (kafka_settings.hpp) on a trial client.
+  std::map<std::string, std::string> properties;
   bool operator==(const KafkaConfig&) const = default;
 };
 
+// Both are loaded with OpenSSL at load time: the chain must parse, the key must parse without a
+// passphrase and match the first certificate.
 struct TlsConfig {
   std::string cert_file;  // PEM certificate chain
   std::string key_file;   // PEM private key
@@ -67,11 +71,22 @@ struct ReceiverConfig {
   ListenAddress admin_listen{"127.0.0.1", 9464};  // /metrics, /healthz, /readyz
   std::optional<TlsConfig> tls;                   // HTTPS on `listen` when set
   std::uint64_t max_body_bytes = 26214400;        // bytes; larger bodies get 413
-  Duration header_timeout = 10s;                  // whole request head
-  Duration body_timeout = 30s;                    // whole body, after the head
-  Duration idle_timeout = 60s;                    // keep-alive wait for the next request
-  Duration dedupe_window = 1h;                    // a delivery id seen within it is a duplicate
-  Duration publish_timeout = 5s;                  // no Kafka ack by then -> 503
+  // Durations are refused at load above their bound (and below 1 ms): a timer never overflows.
+  Duration header_timeout = 10s;  // whole request head; at most 5m (Git hosts give up after 10 s)
+  Duration body_timeout = 30s;    // whole body, after the head; at most 10m
+  Duration idle_timeout = 60s;    // keep-alive wait for the next request; at most 1h
+  // A delivery id seen within it is a duplicate; at most 7d: the deduper holds every id seen
+  // in the window, and GitHub redelivers by hand only deliveries of the past 3 days.
+  Duration dedupe_window = 1h;
+  // No Kafka ack by then -> 503. 100ms..5m: it is the producer's message.timeout.ms, which
+  // librdkafka wants above linger.ms and below 2^31 ms; Git hosts wait only about 10 s.
+  Duration publish_timeout = 5s;
+  static constexpr Duration kMaxHeaderTimeout = 5min;
+  static constexpr Duration kMaxBodyTimeout = 10min;
+  static constexpr Duration kMaxIdleTimeout = 1h;
+  static constexpr Duration kMaxDedupeWindow = 24h * 7;
+  static constexpr Duration kMinPublishTimeout = 100ms;
+  static constexpr Duration kMaxPublishTimeout = 5min;
   unsigned threads = 0;                           // I/O threads; 0 = hardware threads
   // Open webhook connections, 1..1000000. At the cap (and when descriptors run out) the
   // connections that have not sent a full request head are shed first, oldest first.
@@ -81,18 +96,23 @@ struct ReceiverConfig {
 
 struct WorkerConfig {
   std::string group_id = "gitopsd-workers";
-  std::string state_dir = "/var/lib/gitopsd";  // bare mirrors and releases
+  // Bare mirrors and releases; no files dest may be it, inside it or around it.
+  std::string state_dir = "/var/lib/gitopsd";
   ListenAddress admin_listen{"127.0.0.1", 9465};
-  Duration apply_timeout = 10min;
+  Duration apply_timeout = 10min;  // at most 1d: a longer apply is a hung one
   unsigned max_attempts = 5;  // 1..100
-  Duration resync_interval = 3min;
+  Duration resync_interval = 3min;  // at most 7d: resync is what catches a lost webhook
+  static constexpr Duration kMaxApplyTimeout = 24h;
+  static constexpr Duration kMaxResyncInterval = 24h * 7;
   // bytes; a blob larger than this fails the apply, so memory never follows file size.
   std::uint64_t max_file_bytes = 100ULL << 20;
   bool operator==(const WorkerConfig&) const = default;
 };
 
 // A webhook secret, resolved at load time. `origin` ("file /etc/x" or "env NAME") is
-// safe to log; `value` never is.
+// safe to log; `value` never is. Shorter than kMinSecretBytes, or from a file others can
+// read, it loads with a warning (Config::warnings).
+inline constexpr std::size_t kMinSecretBytes = 16;
 struct Secret {
   std::string value;
   std::string origin;
@@ -116,7 +136,11 @@ enum class FilesSwitch {
 };
 
 struct FilesApply {
-  std::string dest;                // absolute directory that ends up holding the subtree
+  // Absolute directory that ends up holding the subtree, normalized ("/srv//www/./" is
+  // "/srv/www"). Never "/", a system directory, anything under /proc, /sys or /dev, the
+  // worker's state_dir (or inside or around it), nor the same as, inside or around another
+  // target's dest.
+  std::string dest;
   std::vector<std::string> after;  // argv run after a change; empty = none
   FilesSwitch switch_mode = FilesSwitch::per_file;  // YAML `switch: per_file | exchange`
   bool operator==(const FilesApply&) const = default;
@@ -140,8 +164,12 @@ struct Target {
 struct Repository {
   std::string name;  // stable id: Kafka key, topic fields
   Provider provider = Provider::github;
-  std::string match;  // GitHub/Gitea full_name, GitLab path_with_namespace
-  std::string url;    // clone URL used by the worker
+  // GitHub/Gitea full_name, GitLab path_with_namespace. The receiver compares it ignoring
+  // case, so provider + match (ignoring case) + branch is unique.
+  std::string match;
+  // Clone URL used by the worker. Carries no credentials: http(s) URLs no user info at all,
+  // ssh URLs (ssh://git@host/..., git@host:o/r.git) a user but never a password.
+  std::string url;
   std::string branch = "main";
   std::vector<Secret> secrets;  // any may verify a webhook (rotation)
   Credentials credentials;
@@ -151,6 +179,10 @@ struct Repository {
 
 struct Config {
   std::string path;  // the file it came from
+  // What the file allows but should not: "file:line:column: what" each, never a secret's
+  // value. Today: a secret (or key/token file) readable by others, a secret under 16 bytes.
+  // The daemons log them at start and reload; check-config prints them.
+  std::vector<std::string> warnings;
   // trace, debug, info, warn, error, critical, off; taken again on reload. A daemon's
   // --log-level overrides it.
   std::string log_level = "info";
@@ -169,7 +201,9 @@ bool is_log_level(std::string_view level);
 inline constexpr const char* kLogLevelChoices = "trace, debug, info, warn, error, critical or off";
 
 // Reads and validates the whole file: unknown keys, wrong types, missing required keys,
-// duplicate names and unreadable secrets throw ConfigError. Secrets from `file` are read
+// duplicate names, unreadable secrets, out-of-bounds durations, kafka.properties librdkafka
+// refuses, TLS files OpenSSL cannot use, credentials in a url, and unsafe or overlapping
+// files dests throw ConfigError. Secrets from `file` are read
 // whole with one trailing newline removed; from `env` the variable must be set and non-empty.
 // kafka.brokers is checked against `use` (a mismatch is a ConfigError at the brokers key).
 Config load_config(const std::string& path, BrokerUse use = BrokerUse::any);

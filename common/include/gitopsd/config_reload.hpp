@@ -33,6 +33,10 @@ struct RepositoryChanges {
 };
 RepositoryChanges repository_changes(const Config& running, const Config& next);
 
+// Logs each of config.warnings (weak secrets...) on the "config" logger: at start, and by
+// ConfigReloader on every reload that takes effect.
+void log_config_warnings(const Config& config);
+
 // Does the reloads of one daemon. Not thread-safe: call reload() from one thread.
 class ConfigReloader {
  public:
