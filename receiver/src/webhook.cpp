@@ -69,6 +69,12 @@ std::optional<std::string> form_payload(std::string_view body) {
   return std::nullopt;
 }
 
+// Host delivery ids are UUIDs or numbers. Anything else (a control character, or bytes that
+// are not UTF-8 and so would make the published event invalid JSON) is refused.
+bool is_delivery_id(std::string_view id) {
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 std::string ignored_body(std::string_view reason) {
   return json::serialize(json::object{{"status", "ignored"}, {"reason", reason}});
 }
@@ -278,6 +284,9 @@ Decision Decider::run() {
   if (auto refused = verify(tracked != candidates.end() ? (*tracked)->secrets : secrets, request_.body))
     return std::move(*refused);
   if (d_.delivery_id.empty()) return error(400, "bad_request", "delivery id header missing");
+  if (!is_delivery_id(d_.delivery_id)) {
+    return error(400, "bad_request", "delivery id header is not printable ASCII");
+  }
 
   const Repository& repository = tracked != candidates.end() ? **tracked : *candidates.front();
   Normalized normalized = tracked != candidates.end() || branch.empty()
