@@ -369,8 +369,8 @@ TEST_F(WebhookTest, UntrackedBranchIsIgnoredOnlyWhenGenuine) {
 // the body, so a captured delivery replayed with bytes that are not UTF-8 in X-GitHub-Delivery
 // was published as an event no worker could parse (the JSON was invalid).
 TEST_F(WebhookTest, DeliveryIdThatIsNotPrintableAsciiIsBadRequest) {
-  for (const std::string id : {std::string("72\xf2\xff\xff\xff2e"), std::string("a b"),
-                               std::string("a\x01"), std::string("caf\xc3\xa9")}) {
+  for (const std::string& id : {std::string("72\xf2\xff\xff\xff" "2e"), std::string("a b"),
+                                std::string("a\x01"), std::string("caf\xc3\xa9")}) {
     EXPECT_EQ(error_of(send(with_header(github_push(), "X-GitHub-Delivery", id)), 400),
               "delivery id header is not printable ASCII")
         << id;
