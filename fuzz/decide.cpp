@@ -38,8 +38,8 @@ Repository repository(std::string name, Provider provider, std::string match, st
   return r;
 }
 
-// Two repositories share a name on different branches, so both the tracked-branch path and
-// the "any candidate's secret" path are reachable.
+// Two repositories match acme/infra on different branches, so both the tracked-branch path
+// and the "any candidate's secret" path are reachable.
 const std::vector<Repository> kRepositories{
     repository("infra", Provider::github, "acme/infra", "main", {"github-old", "github-secret"}),
     repository("infra-staging", Provider::github, "acme/infra", "staging", {"staging-secret"}),
