@@ -602,6 +602,17 @@ Config Parser::config(const YAML::Node& root) const {
   return c;
 }
 
+// The type of the node style argument: EmitterStyle::value in yaml-cpp 0.7, EmitterStyle in
+// newer versions (so DocumentRoots overrides either).
+template <typename>
+struct StyleArgument;
+template <typename Handler, typename Style>
+struct StyleArgument<void (Handler::*)(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                                       Style)> {
+  using type = Style;
+};
+using NodeStyle = StyleArgument<decltype(&YAML::EventHandler::OnMapStart)>::type;
+
 // Records where the root node of each document of a YAML stream is. parse_config counts
 // documents with it instead of YAML::LoadAll, which (yaml-cpp 0.7 and 0.8, upstream issue 1040)
 // never returns on a stray ',' outside a flow collection: the parser reports an empty document
@@ -620,12 +631,11 @@ class DocumentRoots : public YAML::EventHandler {
     node(mark);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
+                       NodeStyle) override {
     node(mark);
   }
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, NodeStyle) override {
     node(mark);
   }
   void OnMapEnd() override {}
