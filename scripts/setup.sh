@@ -12,6 +12,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   openjdk-17-jre-headless maven kcat
   python3-jsonschema wrk webhook openssl
   prometheus ansible-core systemd lintian dpkg-dev

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <tuple>
 #include <utility>
 
@@ -896,19 +898,75 @@ Config Parser::config(const YAML::Node& root) const {
   return c;
 }
 
+// The type of the node style argument: EmitterStyle::value in yaml-cpp 0.7, EmitterStyle in
+// newer versions (so DocumentRoots overrides either).
+template <typename>
+struct StyleArgument;
+template <typename Handler, typename Style>
+struct StyleArgument<void (Handler::*)(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                                       Style)> {
+  using type = Style;
+};
+using NodeStyle = StyleArgument<decltype(&YAML::EventHandler::OnMapStart)>::type;
+
+// Records where the root node of each document of a YAML stream is. parse_config counts
+// documents with it instead of YAML::LoadAll, which (yaml-cpp 0.7 and 0.8, upstream issue 1040)
+// never returns on a stray ',' outside a flow collection: the parser reports an empty document
+// without consuming the token, again and again, until memory runs out. A root at the same
+// place as the previous document's is that case.
+class DocumentRoots : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark&) override { root_pending_ = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       NodeStyle) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, NodeStyle) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (root_pending_) marks.push_back(mark);
+    root_pending_ = false;
+  }
+  bool root_pending_ = false;
+};
+
 }  // namespace
 
 Config parse_config(const std::string& yaml_text, const std::string& name, BrokerUse use) {
   const Parser parser(name, use);
-  const std::vector<YAML::Node> documents = [&] {
+  const YAML::Node document = [&] {
     try {
-      return YAML::LoadAll(yaml_text);
+      std::istringstream in(yaml_text);
+      YAML::Parser stream(in);
+      DocumentRoots roots;
+      while (roots.marks.size() < 2 && stream.HandleNextDocument(roots)) {
+      }
+      if (roots.marks.size() == 2) {
+        if (roots.marks[1].pos == roots.marks[0].pos) {
+          parser.fail(roots.marks[1], "unexpected token: no YAML value can start here");
+        }
+        parser.fail(roots.marks[1], "expected one YAML document, found several");
+      }
+      return YAML::Load(yaml_text);
     } catch (const YAML::Exception& e) {
       parser.fail(e.mark, e.msg);
     }
   }();
-  if (documents.size() > 1) parser.fail(documents[1], "expected one YAML document, found several");
-  return parser.config(documents.empty() ? YAML::Node() : documents.front());
+  return parser.config(document);
 }
 
 const Repository* find_repository(const Config& config, std::string_view name) {

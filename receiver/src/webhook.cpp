@@ -111,6 +111,12 @@ std::optional<json::value> parse_payload(const JsonText& text, json::memory_reso
   return parser.release();
 }
 
+// Host delivery ids are UUIDs or numbers. Anything else (a control character, or bytes that
+// are not UTF-8 and so would make the published event invalid JSON) is refused.
+bool is_delivery_id(std::string_view id) {
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 std::string ignored_body(std::string_view reason) {
   return json::serialize(json::object{{"status", "ignored"}, {"reason", reason}});
 }
@@ -339,6 +345,9 @@ Decision Decider::run() {
     return std::move(*refused);
   }
   if (d_.delivery_id.empty()) return error(400, "bad_request", "delivery id header missing");
+  if (!is_delivery_id(d_.delivery_id)) {
+    return error(400, "bad_request", "delivery id header is not printable ASCII");
+  }
 
   // Genuine: now the payload is parsed, into one arena (a stack block first) instead of a
   // heap allocation per JSON node. The scan accepted the same text under the same grammar

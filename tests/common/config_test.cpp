@@ -376,6 +376,13 @@ TEST_F(ConfigTest, RejectsSeveralDocuments) {
   expect_error("worker: {}\n---\nreceiver: {}\n", "3:1", "expected one YAML document");
 }
 
+// Found by fuzz_config (fuzz/corpus/config/regression-stray-comma): YAML::LoadAll never
+// returned on a ',' outside a flow collection and took all memory; the daemons hung at start.
+TEST_F(ConfigTest, RejectsStrayCommaInsteadOfHanging) {
+  expect_error(",", "1:1", "unexpected token");
+  expect_error("  ,\n", "1:3", "unexpected token");
+}
+
 TEST_F(ConfigTest, RejectsStringForMaxAttempts) {
   expect_error("worker:\n  max_attempts: lots\n", "2:17",
                "worker.max_attempts: expected an integer from 1 to 100, got 'lots'");

@@ -451,6 +451,18 @@ TEST_F(WebhookTest, OverlongUntrackedBranchIsIgnoredWithItsNameCut) {
   EXPECT_EQ(error_of(send(github_push(branch, "forged")), 401), "signature does not match");
 }
 
+// Found by fuzz_decide (fuzz/corpus/decide/regression-delivery-id-not-utf8): GitHub signs only
+// the body, so a captured delivery replayed with bytes that are not UTF-8 in X-GitHub-Delivery
+// was published as an event no worker could parse (the JSON was invalid).
+TEST_F(WebhookTest, DeliveryIdThatIsNotPrintableAsciiIsBadRequest) {
+  for (const std::string& id : {std::string("72\xf2\xff\xff\xff" "2e"), std::string("a b"),
+                                std::string("a\x01"), std::string("caf\xc3\xa9")}) {
+    EXPECT_EQ(error_of(send(with_header(github_push(), "X-GitHub-Delivery", id)), 400),
+              "delivery id header is not printable ASCII")
+        << id;
+  }
+}
+
 TEST_F(WebhookTest, MissingDeliveryIdIsBadRequest) {
   const Decision d = send(without_header(github_push(), "X-GitHub-Delivery"));
   EXPECT_EQ(error_of(d, 400), "delivery id header missing");
