@@ -2,11 +2,13 @@
 // column of the offending node, and never the value of a secret.
 #include "gitopsd/config.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -54,12 +56,26 @@ std::errc read_number(std::string_view text, std::size_t& pos, std::uint64_t& n)
 
 // Reads a whole file into `out`; returns "" on success, else why it could not.
 std::string read_file(const std::string& path, std::string& out) {
-  const std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"),
-                                                                &std::fclose);
-  if (!file) return std::strerror(errno);
+  // Config, secret and TLS files are small regular files. Anything else (/dev/zero, a FIFO,
+  // a directory, a huge file) would hang or exhaust the loader instead of failing it, so it
+  // is refused; O_NONBLOCK keeps the open itself from waiting on a FIFO.
+  constexpr off_t kMaxBytes = 16 << 20;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  const std::unique_ptr<std::FILE, decltype(&std::fclose)> file(::fdopen(fd, "rb"), &std::fclose);
+  if (!file) {
+    const int err = errno;
+    ::close(fd);
+    return std::strerror(err);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_size > kMaxBytes) return "larger than 16 MiB";
   char buffer[8192];
   for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0;) {
     out.append(buffer, n);
+    if (out.size() > static_cast<std::size_t>(kMaxBytes)) return "larger than 16 MiB";
   }
   return std::ferror(file.get()) ? std::strerror(errno) : "";
 }

@@ -480,6 +480,21 @@ TEST_F(ConfigTest, RejectsUnreadableSecretFile) {
                "7:9", "cannot read secret file '" + dir_ + "/missing': No such file or directory");
 }
 
+// /dev/zero or a FIFO as a secret would hang the loader (and the daemon's start) instead of
+// failing it.
+TEST_F(ConfigTest, RejectsSecretFileThatIsNotARegularFile) {
+  for (const std::string path : {"/dev/zero", "@DIR@"}) {
+    expect_error(R"(repositories:
+  - name: infra
+    provider: github
+    match: acme/infra
+    url: https://example.com/infra.git
+    secrets:
+      - file: )" + path + "\n",
+                 "7:9", "not a regular file");
+  }
+}
+
 TEST_F(ConfigTest, RejectsEmptySecretFile) {
   write("secret", "\n");
   expect_error(kInfra, "6:15", "secret file '" + dir_ + "/secret' is empty");

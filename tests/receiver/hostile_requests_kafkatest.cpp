@@ -118,15 +118,21 @@ TEST_F(HostileRequestsTest, MadeUpEventHeadersOnAReplayedDeliveryAddNoMetricSeri
 // Item 3: a header value shaped like more log fields stays inside its own quoted field.
 TEST_F(HostileRequestsTest, ForgedHeaderValueAppearsInTheLogOnlyEscaped) {
   const std::string forged = R"(push" status=202 outcome=queued x=")";
+  const std::string escaped = R"("push\" status=202 outcome=queued x=\"")";
+  // In the event header: a genuine delivery of an event gitopsd does not apply.
   Delivery d = github_delivery("push", github_push("acme/infra", "main", kShaA, kShaB),
-                               kGithubSecret, forged);
+                               kGithubSecret, unique_name("delivery"));
   set_header(d, "X-GitHub-Event", forged);
   ASSERT_EQ(send(d).status, 200);
-  const std::string escaped = R"(event="push\" status=202 outcome=queued x=\"")";
-  ASSERT_TRUE(wait_until([&] { return receiver_->log().find(escaped) != std::string::npos; }, 5s))
+  ASSERT_TRUE(wait_until(
+      [&] { return receiver_->log().find("event=" + escaped) != std::string::npos; }, 5s))
       << receiver_->log();
-  EXPECT_NE(receiver_->log().find(R"(delivery="push\" status=202 outcome=queued x=\"")"),
-            std::string::npos)
+  // In the delivery id: refused (not printable ASCII), and logged escaped too.
+  d = github_delivery("push", github_push("acme/infra", "main", kShaA, kShaB), kGithubSecret,
+                      forged);
+  ASSERT_EQ(send(d).status, 400);
+  ASSERT_TRUE(wait_until(
+      [&] { return receiver_->log().find("delivery=" + escaped) != std::string::npos; }, 5s))
       << receiver_->log();
   EXPECT_EQ(receiver_->log().find(forged), std::string::npos) << receiver_->log();
 }
