@@ -81,19 +81,24 @@ class FilesApplierTest : public ::testing::Test {
     return TreeFile{path, kind, id};
   }
 
-  BlobReader reader() {
-    return [this](const std::string& id) -> std::variant<std::string, GitError> {
-      ++reads_[id];
-      const auto it = blobs_.find(id);
-      if (it == blobs_.end()) return GitError{"no blob " + id, false};
-      return it->second;
-    };
+  BlobSource reader() {
+    return {[this](const std::string& id) -> std::variant<std::uint64_t, GitError> {
+              const auto it = blobs_.find(id);
+              if (it == blobs_.end()) return GitError{"no blob " + id, false};
+              return it->second.size();
+            },
+            [this](const std::string& id) -> std::variant<BlobData, GitError> {
+              ++reads_[id];
+              const auto it = blobs_.find(id);
+              if (it == blobs_.end()) return GitError{"no blob " + id, false};
+              return BlobData{it->second, nullptr};
+            }};
   }
 
   int reads_of(const std::string& content) { return reads_[git_blob_id(content)]; }
 
   FilesOutcome apply(const std::vector<TreeFile>& files, bool verify_only = false) {
-    return apply_files(dest_.string(), files, reader(), verify_only);
+    return apply_files(dest_.string(), files, reader(), options_, verify_only);
   }
 
   // Every entry under `dir`, relative, without following symlinks.
@@ -117,6 +122,7 @@ class FilesApplierTest : public ::testing::Test {
   fs::path outside_;
   std::map<std::string, std::string> blobs_;
   std::map<std::string, int> reads_;
+  FilesOptions options_;
 };
 
 TEST_F(FilesApplierTest, ComputesBlobIdsAsGitDoes) {
