@@ -146,11 +146,27 @@ bool is_dot_git(std::string_view name) {
 }
 
 // What `files` asks for, checked: every path relative and inside, every symlink target read
-// and resolving inside the tree root.
+// and resolving inside the tree root. Looked up by binary search in path order, so an
+// incremental apply costs a pass over the list, not a map of it.
 struct DesiredTree {
-  std::map<std::string, const TreeFile*> files;
-  std::set<std::string> dirs;                       // every parent directory of a file
+  std::vector<const TreeFile*> files;               // sorted by path, no two alike
   std::map<std::string, std::string> link_targets;  // symlink path -> target
+
+  std::vector<const TreeFile*>::const_iterator first_not_before(std::string_view path) const {
+    return std::lower_bound(files.begin(), files.end(), path,
+                            [](const TreeFile* file, std::string_view p) { return file->path < p; });
+  }
+  const TreeFile* find(std::string_view path) const {
+    const auto it = first_not_before(path);
+    return it != files.end() && (*it)->path == path ? *it : nullptr;
+  }
+  // True when a file lies under `path`: it is one of the tree's directories.
+  bool has_dir(std::string_view path) const {
+    std::string prefix(path);
+    prefix.push_back('/');
+    const auto it = first_not_before(prefix);
+    return it != files.end() && (*it)->path.starts_with(prefix);
+  }
 };
 
 // Resolves `target` from the directory `stack` as the kernel would, following the tree's own
@@ -204,16 +220,25 @@ std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const Blo
 std::optional<std::string> build_desired(const std::vector<TreeFile>& files,
                                          const BlobSource& blobs, const FilesOptions& options,
                                          DesiredTree& tree) {
+  tree.files.reserve(files.size());
   for (const auto& file : files) {
     if (auto problem = check_tree_path(file.path)) return problem;
-    if (!tree.files.emplace(file.path, &file).second) return "duplicate path: " + file.path;
-    const auto parts = split(file.path);
-    for (std::size_t n = 1; n < parts.size(); ++n) tree.dirs.insert(join(parts, n));
+    tree.files.push_back(&file);
   }
-  for (const auto& [path, file] : tree.files) {
-    if (tree.dirs.contains(path)) return "path is both a file and a directory: " + path;
+  auto by_path = [](const TreeFile* a, const TreeFile* b) { return a->path < b->path; };
+  // Mirror::list_files gives them sorted already.
+  if (!std::is_sorted(tree.files.begin(), tree.files.end(), by_path))
+    std::sort(tree.files.begin(), tree.files.end(), by_path);
+  for (std::size_t i = 0; i + 1 < tree.files.size(); ++i) {
+    const std::string& path = tree.files[i]->path;
+    const std::string& next = tree.files[i + 1]->path;
+    if (next == path) return "duplicate path: " + path;
+    // Paths under `path` would follow it directly, after only those extending its last name.
+    if (next.starts_with(path) && tree.has_dir(path))
+      return "path is both a file and a directory: " + path;
   }
-  for (const auto& [path, file] : tree.files) {
+  for (const TreeFile* file : tree.files) {
+    const std::string& path = file->path;
     if (file->kind != FileKind::symlink) continue;
     auto blob = read_blob_of(*file, blobs, options.max_file_bytes);
     if (auto* error = std::get_if<std::string>(&blob)) return *error;
@@ -366,7 +391,7 @@ bool walk_dest(int dir_fd, const std::string& prefix, Walk& walk) {
     const std::string path = child_path(prefix, name);
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISDIR(st.st_mode) && walk.tree.dirs.contains(path)) {
+    if (S_ISDIR(st.st_mode) && walk.tree.has_dir(path)) {
       Fd child = open_dir_at(dir_fd, name);
       if (!child.valid()) {
         walk.error = "cannot open " + path + ": " + errno_text(errno);
@@ -375,14 +400,14 @@ bool walk_dest(int dir_fd, const std::string& prefix, Walk& walk) {
       if (!walk_dest(child.get(), path, walk)) return false;
       continue;
     }
-    const auto wanted = walk.tree.files.find(path);
-    if (!S_ISDIR(st.st_mode) && wanted != walk.tree.files.end()) {
-      walk.present[path] = compare_entry(dir_fd, name, st, *wanted->second, walk.tree);
+    const TreeFile* wanted = walk.tree.find(path);
+    if (!S_ISDIR(st.st_mode) && wanted != nullptr) {
+      walk.present[path] = compare_entry(dir_fd, name, st, *wanted, walk.tree);
       continue;
     }
     // A directory where the tree has a file, or the reverse, is replaced when the new entry
     // is switched in; anything else is deleted after that.
-    if (!walk.tree.files.contains(path) && !walk.tree.dirs.contains(path))
+    if (wanted == nullptr && !walk.tree.has_dir(path))
       walk.unwanted.push_back(path);
     if (int err = remove_entry(dir_fd, name, /*dry_run=*/true, walk.removed)) {
       walk.error = "cannot read " + path + ": " + errno_text(err);
@@ -410,9 +435,10 @@ std::string create_temp(const std::function<int(const std::string&)>& create, in
   return "";
 }
 
-// Writes a new regular file `name` (which must not exist) with `content` and `mode`, durably;
-// on failure nothing is left.
-int write_new_file(int dir_fd, const std::string& name, std::string_view content, mode_t mode) {
+// Writes a new regular file `name` (which must not exist) with `content` and `mode`, on disk
+// when `durable` (else the caller syncs); on failure nothing is left.
+int write_new_file(int dir_fd, const std::string& name, std::string_view content, mode_t mode,
+                   bool durable) {
   Fd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  mode));
   if (!fd.valid()) return errno;
@@ -428,7 +454,7 @@ int write_new_file(int dir_fd, const std::string& name, std::string_view content
   }
   // fchmod: the umask must not decide the mode.
   if (err == 0 && ::fchmod(fd.get(), mode) != 0) err = errno;
-  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  if (err == 0 && durable && ::fsync(fd.get()) != 0) err = errno;
   fd.reset();
   if (err != 0) ::unlinkat(dir_fd, name.c_str(), 0);
   return err;
@@ -437,7 +463,7 @@ int write_new_file(int dir_fd, const std::string& name, std::string_view content
 // Creates `name` in `dir_fd` as `file` says (it must not exist yet); nullopt or why not.
 std::optional<std::string> create_entry(int dir_fd, const std::string& name, const TreeFile& file,
                                         const DesiredTree& tree, const BlobSource& blobs,
-                                        const FilesOptions& options) {
+                                        const FilesOptions& options, bool durable = true) {
   int err = 0;
   if (file.kind == FileKind::symlink) {
     if (::symlinkat(tree.link_targets.at(file.path).c_str(), dir_fd, name.c_str()) != 0)
@@ -445,7 +471,8 @@ std::optional<std::string> create_entry(int dir_fd, const std::string& name, con
   } else {
     auto blob = read_blob_of(file, blobs, options.max_file_bytes);
     if (auto* error = std::get_if<std::string>(&blob)) return *error;
-    err = write_new_file(dir_fd, name, std::get<BlobData>(blob).bytes, mode_for(file.kind));
+    err = write_new_file(dir_fd, name, std::get<BlobData>(blob).bytes, mode_for(file.kind),
+                         durable);
   }
   if (err != 0) return "cannot write " + file.path + ": " + errno_text(err);
   return std::nullopt;
@@ -616,7 +643,8 @@ std::optional<std::string> build_tree(int out, int old_root, const DesiredTree& 
   std::vector<Fd> old_chain;  // invalid entries where dest lacks the directory
   out_chain.emplace_back(::dup(out));
   old_chain.emplace_back(old_root >= 0 ? ::dup(old_root) : -1);
-  for (const auto& [path, file] : tree.files) {
+  for (const TreeFile* file : tree.files) {
+    const std::string& path = file->path;
     auto parts = split(path);
     const std::string name = parts.back();
     parts.pop_back();
@@ -645,8 +673,11 @@ std::optional<std::string> build_tree(int out, int old_root, const DesiredTree& 
           ::linkat(old_dir, name.c_str(), out_dir, name.c_str(), 0) == 0)
         continue;
     }
-    if (auto problem = create_entry(out_dir, name, *file, tree, blobs, options)) return problem;
+    if (auto problem = create_entry(out_dir, name, *file, tree, blobs, options, false))
+      return problem;
   }
+  // One flush of the filesystem instead of an fsync per file: a whole tree may be written.
+  if (::syncfs(out) != 0) return "cannot sync the new tree: " + errno_text(errno);
   return std::nullopt;
 }
 
@@ -766,14 +797,18 @@ std::string git_blob_id(std::string_view content) {
 }
 
 std::optional<std::string> check_tree_path(std::string_view path) {
-  const std::string text(path);
+  // Called for every file of the tree on every apply: no allocation unless refused.
+  auto refuse = [&](const char* why) { return why + std::string(path); };
   if (path.empty()) return "invalid path: (empty)";
-  if (path.find('\0') != std::string_view::npos) return "invalid path: " + text;
-  if (path.front() == '/') return "path escapes dest: " + text;
-  for (const auto& part : split(path)) {
-    if (part == "..") return "path escapes dest: " + text;
-    if (part.empty() || part == ".") return "invalid path: " + text;
-    if (is_dot_git(part)) return "path has a .git component: " + text;
+  if (path.find('\0') != std::string_view::npos) return refuse("invalid path: ");
+  if (path.front() == '/') return refuse("path escapes dest: ");
+  for (std::size_t start = 0; start <= path.size();) {
+    const auto slash = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, slash - start);
+    if (part == "..") return refuse("path escapes dest: ");
+    if (part.empty() || part == ".") return refuse("invalid path: ");
+    if (is_dot_git(part)) return refuse("path has a .git component: ");
+    start = slash + 1;
   }
   return std::nullopt;
 }
@@ -800,8 +835,8 @@ FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& f
     const auto found = walk.present.find(path);
     return found == walk.present.end() ? EntryState::wrong : found->second;
   };
-  for (const auto& [path, file] : tree.files) {
-    ++(state_of(path) == EntryState::right ? outcome.unchanged : outcome.written);
+  for (const TreeFile* file : tree.files) {
+    ++(state_of(file->path) == EntryState::right ? outcome.unchanged : outcome.written);
   }
   if (verify_only || outcome.written + outcome.removed == 0) {
     outcome.ok = true;
@@ -818,8 +853,8 @@ FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& f
   }
 
   Staging staging(root.get(), tree, blobs, options);
-  for (const auto& [path, file] : tree.files) {
-    const EntryState state = state_of(path);
+  for (const TreeFile* file : tree.files) {
+    const EntryState state = state_of(file->path);
     if (state == EntryState::right) continue;
     if (auto problem = staging.stage(*file, state)) return fail(*problem, outcome);
   }
@@ -849,20 +884,20 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
   std::map<std::string, EntryState> states;  // the changed paths the tree has
   std::vector<std::string> doomed;           // the changed paths it no longer has, in dest
   for (const auto& path : changed) {
-    if (tree.dirs.contains(path) || check_tree_path(path)) continue;
+    if (check_tree_path(path) || tree.has_dir(path)) continue;
     const auto parts = split(path);
     std::vector<Fd> chain = open_existing(root.get(), parts, parts.size() - 1);
     struct stat st {};
     const bool exists = chain.size() == parts.size() &&
                         ::fstatat(chain.back().get(), parts.back().c_str(), &st,
                                   AT_SYMLINK_NOFOLLOW) == 0;
-    const auto wanted = tree.files.find(path);
-    if (wanted == tree.files.end()) {
+    const TreeFile* wanted = tree.find(path);
+    if (wanted == nullptr) {
       if (exists) doomed.push_back(path);
       continue;
     }
     const EntryState state =
-        exists ? compare_entry(chain.back().get(), parts.back(), st, *wanted->second, tree)
+        exists ? compare_entry(chain.back().get(), parts.back(), st, *wanted, tree)
                : EntryState::wrong;
     states.emplace(path, state);
     if (state != EntryState::right) ++outcome.written;
@@ -889,7 +924,7 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
   Staging staging(root.get(), tree, blobs, options);
   for (const auto& [path, state] : states) {
     if (state == EntryState::right) continue;
-    if (auto problem = staging.stage(*tree.files.at(path), state)) return fail(*problem, outcome);
+    if (auto problem = staging.stage(*tree.find(path), state)) return fail(*problem, outcome);
   }
   if (auto problem = staging.switch_in()) return fail(*problem, outcome);
   // Deletions, deepest first, so a directory is emptied before it is pruned.
@@ -901,7 +936,7 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
       return fail("cannot remove " + *it + ": " + errno_text(err), outcome);
     // Prune the directories this emptied that the tree no longer has.
     for (std::size_t depth = parts.size() - 1; depth > 0; --depth) {
-      if (tree.dirs.contains(join(parts, depth))) break;
+      if (tree.has_dir(join(parts, depth))) break;
       chain.pop_back();
       if (::unlinkat(chain.back().get(), parts[depth - 1].c_str(), AT_REMOVEDIR) != 0) break;
       ++outcome.removed;
