@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -81,19 +82,24 @@ class FilesApplierTest : public ::testing::Test {
     return TreeFile{path, kind, id};
   }
 
-  BlobReader reader() {
-    return [this](const std::string& id) -> std::variant<std::string, GitError> {
-      ++reads_[id];
-      const auto it = blobs_.find(id);
-      if (it == blobs_.end()) return GitError{"no blob " + id, false};
-      return it->second;
-    };
+  BlobSource reader() {
+    return {[this](const std::string& id) -> std::variant<std::uint64_t, GitError> {
+              const auto it = blobs_.find(id);
+              if (it == blobs_.end()) return GitError{"no blob " + id, false};
+              return it->second.size();
+            },
+            [this](const std::string& id) -> std::variant<BlobData, GitError> {
+              ++reads_[id];
+              const auto it = blobs_.find(id);
+              if (it == blobs_.end()) return GitError{"no blob " + id, false};
+              return BlobData{it->second, nullptr};
+            }};
   }
 
   int reads_of(const std::string& content) { return reads_[git_blob_id(content)]; }
 
   FilesOutcome apply(const std::vector<TreeFile>& files, bool verify_only = false) {
-    return apply_files(dest_.string(), files, reader(), verify_only);
+    return apply_files(dest_.string(), files, reader(), options_, verify_only);
   }
 
   // Every entry under `dir`, relative, without following symlinks.
@@ -112,11 +118,50 @@ class FilesApplierTest : public ::testing::Test {
     return (fs::symlink_status(path).permissions() & fs::perms::owner_exec) != fs::perms::none;
   }
 
+  // Every entry under `dir` (dest's parent included, so a stage left beside dest shows):
+  // path -> kind, mode and content or symlink target.
+  static std::map<std::string, std::string> snapshot(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
+         ++it) {
+      struct stat st {};
+      EXPECT_EQ(::lstat(it->path().c_str(), &st), 0) << it->path();
+      std::string entry = std::to_string(st.st_mode & 07777) + " ";
+      if (S_ISLNK(st.st_mode)) {
+        entry += "link " + fs::read_symlink(it->path()).string();
+      } else if (S_ISDIR(st.st_mode)) {
+        entry += "dir";
+      } else {
+        entry += "file " + read_text(it->path());
+      }
+      out[it->path().lexically_relative(dir).string()] = entry;
+    }
+    return out;
+  }
+
+  // dest as a commit left it: a changed file, a kept one, an executable, a symlink.
+  void deploy_first_commit() {
+    ASSERT_TRUE(apply({file("index.html", "<h1>v1</h1>\n"), file("sub/keep.txt", "keep\n"),
+                       file("bin/run.sh", "#!/bin/sh\n", FileKind::executable),
+                       file("home", "index.html", FileKind::symlink)})
+                    .ok);
+  }
+
+  // The next commit: index.html changes, and a file the filesystem cannot create is added
+  // (`where` it goes: top level, a new directory, or an existing one).
+  std::vector<TreeFile> next_commit_with_long_name(const std::string& where) {
+    return {file("index.html", "<h1>v2</h1>\n"), file("sub/keep.txt", "keep\n"),
+            file("bin/run.sh", "#!/bin/sh\n", FileKind::executable),
+            file("home", "index.html", FileKind::symlink), file("news/today.html", "today\n"),
+            file(where + std::string(300, 'n') + ".html", "long\n")};
+  }
+
   TempRoot root_;
   fs::path dest_;
   fs::path outside_;
   std::map<std::string, std::string> blobs_;
   std::map<std::string, int> reads_;
+  FilesOptions options_;
 };
 
 TEST_F(FilesApplierTest, ComputesBlobIdsAsGitDoes) {
@@ -455,6 +500,186 @@ TEST_F(FilesApplierTest, ChecksOutIntoAFreshDirectoryOnly) {
   const auto again = checkout_files(dir.string(), {file("x/y.txt", "y\n")}, reader());
   EXPECT_FALSE(again.ok);
   EXPECT_THAT(again.error, HasSubstr("not empty"));
+}
+
+// Issue 10 item 13: a commit the filesystem cannot take in full leaves dest as it was.
+TEST_F(FilesApplierTest, FailedApplyLeavesDestByteForByteAsItWas) {
+  for (const auto mode : {FilesSwitch::per_file, FilesSwitch::exchange}) {
+    for (const std::string where : {"", "newdir/", "sub/"}) {
+      options_ = {};
+      deploy_first_commit();
+      const auto before = snapshot(root_.path());
+      options_.switch_mode = mode;
+
+      const auto outcome = apply(next_commit_with_long_name(where));
+
+      EXPECT_FALSE(outcome.ok) << where;
+      EXPECT_THAT(outcome.error, HasSubstr("File name too long")) << where;
+      EXPECT_EQ(snapshot(root_.path()), before) << where;
+    }
+  }
+}
+
+TEST_F(FilesApplierTest, FailedChangesLeaveDestByteForByteAsItWas) {
+  for (const auto mode : {FilesSwitch::per_file, FilesSwitch::exchange}) {
+    for (const std::string where : {"", "newdir/", "sub/"}) {
+      options_ = {};
+      deploy_first_commit();
+      const auto before = snapshot(root_.path());
+      options_.switch_mode = mode;
+      const auto next = next_commit_with_long_name(where);
+
+      const auto outcome = apply_file_changes(
+          dest_.string(), next, {"index.html", "news/today.html", next.back().path}, reader(),
+          options_);
+
+      EXPECT_FALSE(outcome.ok) << where;
+      EXPECT_THAT(outcome.error, HasSubstr("File name too long")) << where;
+      EXPECT_EQ(snapshot(root_.path()), before) << where;
+    }
+  }
+}
+
+TEST_F(FilesApplierTest, FailedApplyIntoMissingDestLeavesNothing) {
+  for (const auto mode : {FilesSwitch::per_file, FilesSwitch::exchange}) {
+    options_.switch_mode = mode;
+    const auto before = snapshot(root_.path());
+
+    const auto outcome = apply(next_commit_with_long_name("newdir/"));
+
+    EXPECT_FALSE(outcome.ok);
+    EXPECT_EQ(snapshot(root_.path()), before);
+  }
+}
+
+TEST_F(FilesApplierTest, ReplacesEntriesOfAnotherKindOnlyOnceAllAreStaged) {
+  // A file where the tree now has a directory and the reverse, with a failure after them.
+  ASSERT_TRUE(apply({file("a", "file\n"), file("b/inner.txt", "inner\n")}).ok);
+  const auto before = snapshot(root_.path());
+
+  const auto outcome = apply({file("a/now-a-dir.txt", "x\n"), file("b", "now a file\n"),
+                              file(std::string(300, 'z'), "long\n")});
+
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(snapshot(root_.path()), before);
+  ASSERT_TRUE(apply({file("a/now-a-dir.txt", "x\n"), file("b", "now a file\n")}).ok);
+  EXPECT_EQ(entries(dest_), (std::vector<std::string>{"a", "a/now-a-dir.txt", "b"}));
+}
+
+// Issue 10 item 15.
+TEST_F(FilesApplierTest, RefusesBlobOverMaxFileBytesBeforeReadingIt) {
+  for (const auto mode : {FilesSwitch::per_file, FilesSwitch::exchange}) {
+    options_ = {};
+    deploy_first_commit();
+    const auto before = snapshot(root_.path());
+    options_.switch_mode = mode;
+    options_.max_file_bytes = 10;
+
+    const auto outcome = apply({file("index.html", "<h1>v2</h1>\n"), file("big.bin", "12345678901")});
+
+    EXPECT_FALSE(outcome.ok);
+    EXPECT_EQ(outcome.error, "file too large: big.bin is 11 bytes, over worker.max_file_bytes (10)");
+    EXPECT_EQ(reads_of("12345678901"), 0);
+    EXPECT_EQ(snapshot(root_.path()), before);
+  }
+  options_.max_file_bytes = 11;
+  EXPECT_TRUE(apply({file("big.bin", "12345678901")}).ok);
+}
+
+// Issue 10 item 14.
+TEST_F(FilesApplierTest, RefusesDotGitInAnyCaseAndItsWindowsSpellings) {
+  for (const std::string path :
+       {"site/.git/config", ".git/config", ".GIT/config", "a/.Git/hooks/x", ".git", "a/.git. /x",
+        ".git ", "GIT~1/config", ".git::$INDEX_ALLOCATION/config"}) {
+    const auto outcome = apply({file("fine.txt", "fine\n"), file(path, "[core]\n\tfsmonitor = x\n")});
+    EXPECT_FALSE(outcome.ok) << path;
+    EXPECT_EQ(outcome.error, "path has a .git component: " + path);
+  }
+  const auto link = apply({file("fine.txt", "fine\n"), file("site/.git", "x", FileKind::symlink)});
+  EXPECT_EQ(link.error, "path has a .git component: site/.git");
+  const auto target =
+      apply({file("fine.txt", "fine\n"), file("cfg", "sub/.GIT/config", FileKind::symlink)});
+  EXPECT_EQ(target.error, "symlink target has a .git component: cfg -> sub/.GIT/config");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
+}
+
+TEST_F(FilesApplierTest, ChangesRefuseDotGitBeforeWritingAnything) {
+  deploy_first_commit();
+  const auto before = snapshot(root_.path());
+  const auto outcome = apply_file_changes(
+      dest_.string(), {file("index.html", "<h1>v2</h1>\n"), file("site/.git/config", "x")},
+      {"index.html", "site/.git/config"}, reader());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.error, "path has a .git component: site/.git/config");
+  EXPECT_EQ(snapshot(root_.path()), before);
+}
+
+TEST(CheckTreePathTest, AcceptsNamesThatOnlyLookLikeGit) {
+  for (const std::string path : {".github/workflows/ci.yml", ".gitignore", ".gitkeep", "git/x",
+                                 "a/repo.git/HEAD", "..git", "git~2", ".git-blame-ignore-revs"}) {
+    EXPECT_EQ(check_tree_path(path), std::nullopt) << path;
+  }
+  EXPECT_EQ(check_tree_path("../x"), "path escapes dest: ../x");
+  EXPECT_EQ(check_tree_path(std::string_view("a\0b", 3)), std::string("invalid path: a\0b", 17));
+}
+
+TEST_F(FilesApplierTest, ExchangeSwitchesTheWholeTreeAndHardLinksUnchangedFiles) {
+  deploy_first_commit();
+  struct stat kept_before {};
+  struct stat dest_before {};
+  ASSERT_EQ(::lstat((dest_ / "sub/keep.txt").c_str(), &kept_before), 0);
+  ASSERT_EQ(::lstat(dest_.c_str(), &dest_before), 0);
+  fs::permissions(dest_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  options_.switch_mode = FilesSwitch::exchange;
+  reads_.clear();
+
+  const std::vector<TreeFile> next = {file("index.html", "<h1>v2</h1>\n"),
+                                      file("sub/keep.txt", "keep\n"),
+                                      file("bin/run.sh", "#!/bin/sh\n", FileKind::executable)};
+  const auto outcome =
+      apply_file_changes(dest_.string(), next, {"home", "index.html"}, reader(), options_);
+
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.written, 1u);
+  EXPECT_EQ(outcome.removed, 1u);
+  EXPECT_EQ(outcome.unchanged, 2u);
+  struct stat kept_after {};
+  struct stat dest_after {};
+  ASSERT_EQ(::lstat((dest_ / "sub/keep.txt").c_str(), &kept_after), 0);
+  ASSERT_EQ(::lstat(dest_.c_str(), &dest_after), 0);
+  EXPECT_EQ(kept_after.st_ino, kept_before.st_ino);  // linked, not rewritten
+  EXPECT_EQ(reads_of("keep\n"), 0);
+  EXPECT_NE(dest_after.st_ino, dest_before.st_ino);  // a new directory took dest's place
+  EXPECT_EQ(dest_after.st_mode & 07777, 0750u);
+  EXPECT_EQ(read_text(dest_ / "index.html"), "<h1>v2</h1>\n");
+  EXPECT_TRUE(executable(dest_ / "bin/run.sh"));
+  EXPECT_EQ(entries(root_.path()),
+            (std::vector<std::string>{"dest", "dest/bin", "dest/bin/run.sh", "dest/index.html",
+                                      "dest/sub", "dest/sub/keep.txt", "outside",
+                                      "outside/keep.txt"}));
+
+  // The full form compares every file: a file edited in dest is written fresh, not linked.
+  write_text(dest_ / "sub/keep.txt", "edited\n");
+  const auto full = apply(next);
+  ASSERT_TRUE(full.ok) << full.error;
+  EXPECT_EQ(full.written, 1u);
+  EXPECT_EQ(read_text(dest_ / "sub/keep.txt"), "keep\n");
+}
+
+TEST_F(FilesApplierTest, ExchangeFollowsASymlinkedDestAndRemovesALeftoverStage) {
+  const auto real = root_.path() / "releases";
+  fs::create_directory(real);
+  fs::create_directory_symlink(real, dest_);
+  fs::create_directories(root_.path() / ".releases.gitopsd-stage-1-1/half");
+  options_.switch_mode = FilesSwitch::exchange;
+
+  const auto outcome = apply({file("a.txt", "a\n")});
+  ASSERT_TRUE(outcome.ok) << outcome.error;
+  ASSERT_TRUE(fs::is_symlink(dest_));
+  EXPECT_EQ(read_text(real / "a.txt"), "a\n");
+  EXPECT_EQ(entries(root_.path()),
+            (std::vector<std::string>{"dest", "outside", "outside/keep.txt", "releases",
+                                      "releases/a.txt"}));
 }
 
 class RunCommandTest : public ::testing::Test {

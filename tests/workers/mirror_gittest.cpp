@@ -223,7 +223,7 @@ TEST_F(MirrorTest, ChangedPathsListsOnlyWhatDiffersBetweenTwoTrees) {
   EXPECT_TRUE(std::holds_alternative<GitError>(mirror.changed_paths(std::string(40, 'a'), *t2)));
 }
 
-TEST_F(MirrorTest, ReadBlobReturnsContent) {
+TEST_F(MirrorTest, ReadBlobReturnsContentAndSize) {
   repo_.write("a/config.yaml", "key: value\n");
   repo_.symlink("a/link", "config.yaml");
   const auto sha = repo_.commit("blob");
@@ -231,13 +231,19 @@ TEST_F(MirrorTest, ReadBlobReturnsContent) {
   GitDaemon daemon(repo_.served_root());
   Mirror mirror(repository(daemon.url("infra")), state_dir_.path());
   ASSERT_EQ(tip_of(mirror.fetch(kTimeout)), sha);
-  auto content = mirror.read_blob(repo_.rev_parse(sha + ":a/config.yaml"));
-  ASSERT_TRUE(std::holds_alternative<std::string>(content));
-  EXPECT_EQ(std::get<std::string>(content), "key: value\n");
+  const auto config_id = repo_.rev_parse(sha + ":a/config.yaml");
+  auto content = mirror.read_blob(config_id);
+  ASSERT_TRUE(std::holds_alternative<BlobData>(content));
+  EXPECT_EQ(std::get<BlobData>(content).bytes, "key: value\n");
+  auto size = mirror.blob_size(config_id);
+  ASSERT_TRUE(std::holds_alternative<std::uint64_t>(size));
+  EXPECT_EQ(std::get<std::uint64_t>(size), 11u);
   auto link = mirror.read_blob(repo_.rev_parse(sha + ":a/link"));
-  ASSERT_TRUE(std::holds_alternative<std::string>(link));
-  EXPECT_EQ(std::get<std::string>(link), "config.yaml");
+  ASSERT_TRUE(std::holds_alternative<BlobData>(link));
+  EXPECT_EQ(std::get<BlobData>(link).bytes, "config.yaml");
   EXPECT_TRUE(std::holds_alternative<GitError>(mirror.read_blob(std::string(40, 'c'))));
+  EXPECT_TRUE(std::holds_alternative<GitError>(mirror.blob_size(std::string(40, 'c'))));
+  EXPECT_TRUE(std::holds_alternative<GitError>(mirror.blob_size(sha)));  // a commit
 }
 
 TEST_F(MirrorTest, ForceResetBranchFetchReturnsOlderTip) {

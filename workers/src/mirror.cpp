@@ -37,7 +37,7 @@ using RemotePtr = std::unique_ptr<git_remote, Deleter<git_remote, git_remote_fre
 using CommitPtr = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
 using TreePtr = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
 using TreeEntryPtr = std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, git_tree_entry_free>>;
-using BlobPtr = std::unique_ptr<git_blob, Deleter<git_blob, git_blob_free>>;
+using OdbPtr = std::unique_ptr<git_odb, Deleter<git_odb, git_odb_free>>;
 
 std::string oid_hex(const git_oid& oid) {
   std::array<char, GIT_OID_HEXSZ + 1> buf{};
@@ -822,15 +822,33 @@ std::variant<std::vector<std::string>, GitError> Mirror::changed_paths(
   return paths;
 }
 
-std::variant<std::string, GitError> Mirror::read_blob(const std::string& blob_id) const {
+std::variant<std::uint64_t, GitError> Mirror::blob_size(const std::string& blob_id) const {
+  auto oid = parse_oid(blob_id);
+  if (!oid) return GitError{"not a blob id: " + blob_id, false};
+  git_odb* raw_odb = nullptr;
+  if (git_repository_odb(&raw_odb, impl_->repo.get()) != 0)
+    return GitError{"object database: " + last_error_text(), false};
+  OdbPtr odb(raw_odb);
+  std::size_t size = 0;
+  git_object_t type = GIT_OBJECT_INVALID;
+  if (git_odb_read_header(&size, &type, odb.get(), &*oid) != 0)
+    return GitError{"blob " + blob_id + ": " + last_error_text(), false};
+  if (type != GIT_OBJECT_BLOB) return GitError{"not a blob: " + blob_id, false};
+  return static_cast<std::uint64_t>(size);
+}
+
+std::variant<BlobData, GitError> Mirror::read_blob(const std::string& blob_id) const {
   auto oid = parse_oid(blob_id);
   if (!oid) return GitError{"not a blob id: " + blob_id, false};
   git_blob* raw = nullptr;
   if (git_blob_lookup(&raw, impl_->repo.get(), &*oid) != 0)
     return GitError{"blob " + blob_id + ": " + last_error_text(), false};
-  BlobPtr blob(raw);
+  std::shared_ptr<const git_blob> blob(raw, [](const git_blob* b) {
+    git_blob_free(const_cast<git_blob*>(b));
+  });
   const auto* data = static_cast<const char*>(git_blob_rawcontent(blob.get()));
-  return std::string(data, static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+  return BlobData{std::string_view(data, static_cast<std::size_t>(git_blob_rawsize(blob.get()))),
+                  std::move(blob)};
 }
 
 const std::string& Mirror::directory() const { return impl_->directory; }

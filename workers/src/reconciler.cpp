@@ -190,8 +190,16 @@ struct RepositoryReconciler::Impl {
     return std::variant<std::string, std::string>(std::in_place_index<1>, "fetch failed: " + last_error);
   }
 
-  BlobReader blob_reader() {
-    return [this](const std::string& id) { return mirror.read_blob(id); };
+  BlobSource blob_source() {
+    return {[this](const std::string& id) { return mirror.blob_size(id); },
+            [this](const std::string& id) { return mirror.read_blob(id); }};
+  }
+
+  FilesOptions files_options(const Target& t) const {
+    FilesOptions options{.max_file_bytes = worker().max_file_bytes};
+    if (const auto* files_apply = std::get_if<FilesApply>(&t.apply))
+      options.switch_mode = files_apply->switch_mode;
+    return options;
   }
 
   // ---- appliers ------------------------------------------------------------------------
@@ -311,8 +319,9 @@ struct RepositoryReconciler::Impl {
                          : changes_since_applied(t, files_apply->dest, tree);
       forget_applied(t);
       auto outcome =
-          changed ? apply_file_changes(files_apply->dest, files, *changed, blob_reader())
-                  : apply_files(files_apply->dest, files, blob_reader());
+          changed ? apply_file_changes(files_apply->dest, files, *changed, blob_source(),
+                                       files_options(t))
+                  : apply_files(files_apply->dest, files, blob_source(), files_options(t));
       if (outcome.ok && !tree.empty()) remember_applied(t, files_apply->dest, tree);
       if (!outcome.ok) {
         // Escapes are in the commit itself: no retry changes them.
@@ -346,7 +355,7 @@ struct RepositoryReconciler::Impl {
     std::error_code ec;
     fs::remove_all(dir, ec);
     fs::create_directories(dir.parent_path(), ec);
-    auto outcome = checkout_files(dir.string(), files, blob_reader());
+    auto outcome = checkout_files(dir.string(), files, blob_source(), files_options(t));
     if (!outcome.ok) {
       bool escape = outcome.error.find("escapes") != std::string::npos;
       return Attempt{.retryable = !escape, .message = "checkout of " + commit.substr(0, 12) + ": " + outcome.error};
@@ -377,7 +386,8 @@ struct RepositoryReconciler::Impl {
     if (auto* failed = std::get_if<Attempt>(&listed)) return *failed;
     const auto& files = std::get<std::vector<TreeFile>>(listed);
     if (const auto* files_apply = std::get_if<FilesApply>(&t.apply)) {
-      auto check = apply_files(files_apply->dest, files, blob_reader(), /*verify_only=*/true);
+      auto check = apply_files(files_apply->dest, files, blob_source(), files_options(t),
+                               /*verify_only=*/true);
       if (!check.ok) return Attempt{.message = check.error};
       if (check.written + check.removed == 0) return std::monostate{};
       return std::to_string(check.written) + " files differ, " + std::to_string(check.removed) +

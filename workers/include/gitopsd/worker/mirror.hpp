@@ -4,9 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -27,6 +29,12 @@ struct TreeFile {
   std::string path;
   FileKind kind = FileKind::regular;
   std::string blob_id;  // 40 hex
+};
+
+// A blob's content, not copied out of libgit2: `bytes` stays valid while `owner` lives.
+struct BlobData {
+  std::string_view bytes;
+  std::shared_ptr<const void> owner;
 };
 
 class Mirror {
@@ -64,8 +72,12 @@ class Mirror {
   std::variant<std::vector<std::string>, GitError> changed_paths(const std::string& old_tree,
                                                                  const std::string& new_tree) const;
 
-  // Content of a blob.
-  std::variant<std::string, GitError> read_blob(const std::string& blob_id) const;
+  // Size in bytes of a blob, from its object header: the content is not inflated.
+  std::variant<std::uint64_t, GitError> blob_size(const std::string& blob_id) const;
+
+  // Content of a blob, inflated whole by libgit2 (its pack backend cannot stream) and handed
+  // out without a copy.
+  std::variant<BlobData, GitError> read_blob(const std::string& blob_id) const;
 
   const std::string& directory() const;
 
