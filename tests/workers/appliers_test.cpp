@@ -384,6 +384,7 @@ TEST_F(FilesApplierTest, RefusesSymlinkEscapingDest) {
         apply({file("fine.txt", "fine\n"), file("sub/link", target, FileKind::symlink)});
     EXPECT_FALSE(outcome.ok) << target;
     EXPECT_EQ(outcome.error, "symlink escapes dest: sub/link -> " + target);
+    EXPECT_TRUE(outcome.refused) << target;
   }
   EXPECT_FALSE(fs::exists(fs::symlink_status(dest_)));
   EXPECT_EQ(entries(outside_), std::vector<std::string>{"keep.txt"});
@@ -515,6 +516,7 @@ TEST_F(FilesApplierTest, FailedApplyLeavesDestByteForByteAsItWas) {
 
       EXPECT_FALSE(outcome.ok) << where;
       EXPECT_THAT(outcome.error, HasSubstr("File name too long")) << where;
+      EXPECT_FALSE(outcome.refused) << where;  // the filesystem's verdict, not the tree's
       EXPECT_EQ(snapshot(root_.path()), before) << where;
     }
   }
@@ -579,6 +581,7 @@ TEST_F(FilesApplierTest, RefusesBlobOverMaxFileBytesBeforeReadingIt) {
 
     EXPECT_FALSE(outcome.ok);
     EXPECT_EQ(outcome.error, "file too large: big.bin is 11 bytes, over worker.max_file_bytes (10)");
+    EXPECT_TRUE(outcome.refused);  // no retry of the same commit can fit it
     EXPECT_EQ(reads_of("12345678901"), 0);
     EXPECT_EQ(snapshot(root_.path()), before);
   }
@@ -594,6 +597,7 @@ TEST_F(FilesApplierTest, RefusesDotGitInAnyCaseAndItsWindowsSpellings) {
     const auto outcome = apply({file("fine.txt", "fine\n"), file(path, "[core]\n\tfsmonitor = x\n")});
     EXPECT_FALSE(outcome.ok) << path;
     EXPECT_EQ(outcome.error, "path has a .git component: " + path);
+    EXPECT_TRUE(outcome.refused) << path;
   }
   const auto link = apply({file("fine.txt", "fine\n"), file("site/.git", "x", FileKind::symlink)});
   EXPECT_EQ(link.error, "path has a .git component: site/.git");

@@ -199,6 +199,8 @@ bool resolves_inside(std::vector<std::string> stack, const std::string& target,
 }
 
 // The blob of `file`, refused before it is read when it is over the limit.
+constexpr std::string_view kFileTooLarge = "file too large: ";
+
 std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const BlobSource& blobs,
                                                  std::uint64_t max_bytes) {
   auto cannot_read = [&](const GitError& error) {
@@ -207,7 +209,7 @@ std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const Blo
   auto size = blobs.size(file.blob_id);
   if (auto* error = std::get_if<GitError>(&size)) return cannot_read(*error);
   if (std::get<std::uint64_t>(size) > max_bytes) {
-    return "file too large: " + file.path + " is " + std::to_string(std::get<std::uint64_t>(size)) +
+    return std::string(kFileTooLarge) + file.path + " is " + std::to_string(std::get<std::uint64_t>(size)) +
            " bytes, over worker.max_file_bytes (" + std::to_string(max_bytes) + ")";
   }
   auto data = blobs.read(file.blob_id);
@@ -766,7 +768,16 @@ std::optional<std::string> build_and_switch(const std::string& dest, const Desir
 
 FilesOutcome fail(std::string error, FilesOutcome outcome = {}) {
   outcome.ok = false;
+  // A blob over the cap is found while staging, among failures of the moment.
+  outcome.refused = error.starts_with(kFileTooLarge);
   outcome.error = std::move(error);
+  return outcome;
+}
+
+// The tree is refused before anything was read or written.
+FilesOutcome refuse(std::string error) {
+  FilesOutcome outcome = fail(std::move(error));
+  outcome.refused = true;
   return outcome;
 }
 
@@ -816,7 +827,7 @@ std::optional<std::string> check_tree_path(std::string_view path) {
 FilesOutcome apply_files(const std::string& dest, const std::vector<TreeFile>& files,
                          const BlobSource& blobs, const FilesOptions& options, bool verify_only) {
   DesiredTree tree;
-  if (auto refused = build_desired(files, blobs, options, tree)) return fail(*refused);
+  if (auto refused = build_desired(files, blobs, options, tree)) return refuse(*refused);
 
   FilesOutcome outcome;
   Fd root = open_dest(dest);
@@ -878,7 +889,7 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
   Fd root = open_dest(dest);
   if (!root.valid()) return apply_files(dest, files, blobs, options);
   DesiredTree tree;
-  if (auto refused = build_desired(files, blobs, options, tree)) return fail(*refused);
+  if (auto refused = build_desired(files, blobs, options, tree)) return refuse(*refused);
 
   FilesOutcome outcome;
   std::map<std::string, EntryState> states;  // the changed paths the tree has
@@ -949,7 +960,7 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
 FilesOutcome checkout_files(const std::string& dir, const std::vector<TreeFile>& files,
                             const BlobSource& blobs, const FilesOptions& options) {
   DesiredTree tree;
-  if (auto refused = build_desired(files, blobs, options, tree)) return fail(*refused);
+  if (auto refused = build_desired(files, blobs, options, tree)) return refuse(*refused);
   if (::mkdir(dir.c_str(), 0755) != 0) {
     if (errno != EEXIST) return fail("cannot create " + dir + ": " + errno_text(errno));
     Fd existing(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

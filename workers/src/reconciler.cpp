@@ -324,9 +324,8 @@ struct RepositoryReconciler::Impl {
                   : apply_files(files_apply->dest, files, blob_source(), files_options(t));
       if (outcome.ok && !tree.empty()) remember_applied(t, files_apply->dest, tree);
       if (!outcome.ok) {
-        // Escapes are in the commit itself: no retry changes them.
-        bool escape = outcome.error.find("escapes") != std::string::npos;
-        return Attempt{.retryable = !escape, .message = outcome.error};
+        // A refused tree is in the commit itself: no retry changes it.
+        return Attempt{.retryable = !outcome.refused, .message = outcome.error};
       }
       Attempt done{.ok = true,
                    .message = std::to_string(outcome.written) + " written, " +
@@ -357,8 +356,8 @@ struct RepositoryReconciler::Impl {
     fs::create_directories(dir.parent_path(), ec);
     auto outcome = checkout_files(dir.string(), files, blob_source(), files_options(t));
     if (!outcome.ok) {
-      bool escape = outcome.error.find("escapes") != std::string::npos;
-      return Attempt{.retryable = !escape, .message = "checkout of " + commit.substr(0, 12) + ": " + outcome.error};
+      return Attempt{.retryable = !outcome.refused,
+                     .message = "checkout of " + commit.substr(0, 12) + ": " + outcome.error};
     }
     return dir.string();
   }

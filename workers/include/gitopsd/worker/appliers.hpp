@@ -34,6 +34,10 @@ struct FilesOptions {
 struct FilesOutcome {
   bool ok = false;
   std::string error;  // when !ok: what was refused or failed (e.g. "path escapes dest: ../x")
+  // When !ok: the commit's tree itself is refused (a path escaping dest or with a .git
+  // component, a symlink leaving dest, a file over max_file_bytes), so another attempt at
+  // the same commit cannot succeed. False for failures of the moment (disk full, EACCES).
+  bool refused = false;
   std::size_t written = 0;    // files created or replaced
   std::size_t removed = 0;    // files and directories deleted
   std::size_t unchanged = 0;  // files already right
