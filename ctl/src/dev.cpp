@@ -16,6 +16,7 @@
 
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/cli.hpp"
+#include "gitopsd/config_reload.hpp"
 #include "gitopsd/ctl/embedded_broker.hpp"
 #include "gitopsd/kafka_producer.hpp"
 #include "gitopsd/log.hpp"
@@ -229,6 +230,7 @@ int run_dev(const DevOptions& options, std::ostream& out) {
   auto config = load_config_or_report(options.config_path, BrokerUse::embedded);
   if (!config) return kExitBadConfig;
   init_logging(options.log_level);
+  log_config_warnings(*config);
   auto log = logger("dev");
 
   // SIGTERM/SIGINT are taken by this thread (sigwait below).

@@ -69,15 +69,8 @@ void set_header(Delivery& d, const std::string& name, const std::string& value) 
 // answers until it closes (at most `timeout`).
 std::string raw_exchange(int port, const std::string& head, std::string_view body,
                          std::chrono::seconds timeout) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
+  const int fd = connect_loopback(port);
+  if (fd < 0) return "connect failed";
   ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   for (std::size_t sent = 0; sent < body.size();) {
     const ssize_t n = ::send(fd, body.data() + sent, std::min<std::size_t>(body.size() - sent, 1 << 20),
