@@ -14,10 +14,12 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <algorithm>
+#include <atomic>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "gitopsd/accept_backoff.hpp"
 #include "gitopsd/admin_server.hpp"
@@ -39,6 +41,57 @@ using Response = http::response<http::string_body>;
 namespace {
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+
+// Request bodies held at once, at most, counted in max_body_bytes: the receiver's memory under
+// a flood of large bodies (signed or not, a body is kept whole until it is judged) stays near
+// this many bodies (400 MiB at the default 25 MiB), whatever max_connections allows.
+constexpr std::uint64_t kBodiesInFlight = 16;
+
+// Bytes of request bodies admitted and not yet released, against a budget. Thread-safe.
+class BodyBudget {
+ public:
+  explicit BodyBudget(Gauge& reserved) : reserved_gauge_(reserved) {}
+
+  // Holds `bytes` of the budget until destroyed.
+  class Reservation {
+   public:
+    Reservation() = default;
+    Reservation(BodyBudget* budget, std::uint64_t bytes) : budget_(budget), bytes_(bytes) {}
+    Reservation(Reservation&& other) noexcept
+        : budget_(std::exchange(other.budget_, nullptr)), bytes_(other.bytes_) {}
+    Reservation& operator=(Reservation&& other) noexcept {
+      std::swap(budget_, other.budget_);
+      std::swap(bytes_, other.bytes_);
+      return *this;
+    }
+    ~Reservation() {
+      if (budget_ != nullptr) budget_->release(bytes_);
+    }
+
+   private:
+    BodyBudget* budget_ = nullptr;
+    std::uint64_t bytes_ = 0;
+  };
+
+  // A reservation of `bytes`, or nullopt when it would take the total past `limit`.
+  std::optional<Reservation> reserve(std::uint64_t bytes, std::uint64_t limit) {
+    std::uint64_t now = reserved_.load();
+    do {
+      if (bytes > limit || now > limit - bytes) return std::nullopt;
+    } while (!reserved_.compare_exchange_weak(now, now + bytes));
+    reserved_gauge_.set(static_cast<double>(now + bytes));
+    return Reservation(this, bytes);
+  }
+
+ private:
+  void release(std::uint64_t bytes) {
+    const std::uint64_t before = reserved_.fetch_sub(bytes);
+    reserved_gauge_.set(static_cast<double>(before - bytes));
+  }
+
+  std::atomic<std::uint64_t> reserved_{0};
+  Gauge& reserved_gauge_;
+};
 
 Response json_response(int status, std::string body, unsigned version) {
   Response res{static_cast<http::status>(status), version};
@@ -111,7 +164,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         shed_at_max(m.counter("gitopsd_receiver_connections_shed_total", kShedHelp,
                               {{"reason", "max_connections"}})),
         shed_fd_exhausted(m.counter("gitopsd_receiver_connections_shed_total", kShedHelp,
-                                    {{"reason", "fd_exhausted"}})) {}
+                                    {{"reason", "fd_exhausted"}})),
+        body_budget(m.gauge("gitopsd_receiver_body_bytes_reserved",
+                            "Bytes of request bodies being received or judged (at most 16 x "
+                            "max_body_bytes; beyond, requests are answered 503)")) {}
 
   static constexpr const char* kShedHelp =
       "Connections closed to stay within max_connections or the descriptor limit: the oldest "
@@ -130,6 +186,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Gauge& open_connections;
   Counter& shed_at_max;
   Counter& shed_fd_exhausted;
+  BodyBudget body_budget;
 
   // Connections, oldest first, so shutdown() can close the idle ones and the accept loop can
   // shed those that have not sent a full request head.
@@ -367,6 +424,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_await refuse_head(stream, *refused, head.version());
         break;
       }
+      // The body's room is taken before it is read (its announced length; a chunked one may
+      // grow to max_body_bytes) and kept until the request is answered.
+      const std::uint64_t body_bytes = parser.content_length().value_or(
+          parser.chunked() ? config.receiver.max_body_bytes : 0);
+      auto reservation = body_budget.reserve(
+          body_bytes, kBodiesInFlight * config.receiver.max_body_bytes);
+      if (!reservation) {
+        co_await reject(stream, 503, "too many request bodies in progress; retry", head.version());
+        break;
+      }
       if (beast::iequals(head[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, head.version()};
         co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
@@ -396,6 +463,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   net::awaitable<void> reject(Stream& stream, int status, std::string_view message, unsigned version) {
     Response res = json_response(status, error_body(message), version);
+    if (status == 503) res.set(http::field::retry_after, "1");
     res.keep_alive(false);
     res.prepare_payload();
     boost::system::error_code ec;
@@ -403,7 +471,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     log->info("request status={} outcome=rejected reason={}", status, log_quote(message));
     metrics
         .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
-                 {{"provider", "unknown"}, {"event", ""}, {"outcome", status == 413 ? "too_large" : "bad_request"}})
+                 {{"provider", "unknown"},
+                  {"event", ""},
+                  {"outcome", status == 413   ? "too_large"
+                              : status == 503 ? "overloaded"
+                                              : "bad_request"}})
         .inc();
   }
 

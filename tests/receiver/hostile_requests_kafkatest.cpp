@@ -192,6 +192,39 @@ TEST_F(HostileRequestsTest, TenConcurrentUnsignedLargeFormBodiesStayWithinMemory
   EXPECT_LT(peak_mib, 400);
 }
 
+// Bodies are held whole until judged, so many large ones at once (signed or not) are bounded
+// by a budget of 16 x max_body_bytes, not by max_connections: past it a request is answered
+// 503 on its head, and a small webhook still fits.
+TEST_F(HostileRequestsTest, LargeBodiesBeyondTheBudgetAre503AndASmallWebhookStillFits) {
+  // Twenty bodies of 20 MB announced and left hanging take 400 MB of the 16 x 25 MiB budget.
+  const std::string head =
+      "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "X-GitHub-Event: push\r\nX-GitHub-Delivery: d\r\nContent-Length: 20000000\r\n\r\n{";
+  std::vector<int> held;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = connect_loopback(setup_.port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    held.push_back(fd);
+  }
+  const std::string reserved = "gitopsd_receiver_body_bytes_reserved";
+  ASSERT_TRUE(wait_until([&] { return metric_value(metrics(), reserved) == 400'000'000; }, 10s))
+      << metrics();
+
+  const std::string refused = raw_exchange(setup_.port, head, "", 10s);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  const HttpResponse small =
+      send(github_delivery("push", github_push("acme/infra", "main", kShaA, kShaB), kGithubSecret,
+                           unique_name("delivery")));
+  EXPECT_EQ(small.status, 202) << small.body;
+
+  for (const int fd : held) ::close(fd);
+  EXPECT_TRUE(wait_until([&] { return metric_value(metrics(), reserved) == 0; }, 10s)) << metrics();
+  EXPECT_EQ(metric_value(metrics(), R"(gitopsd_webhooks_total{provider="unknown",event="",outcome="overloaded"})"),
+            1);
+}
+
 // Item 5: method, path and content type are checked on the head; the body is never waited for.
 TEST_F(HostileRequestsTest, RequestRefusedByItsHeadIsAnsweredWithoutReadingTheBody) {
   const auto started = std::chrono::steady_clock::now();
