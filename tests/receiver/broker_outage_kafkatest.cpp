@@ -39,14 +39,10 @@ class BrokerOutageTest : public ::testing::Test {
 
 TEST_F(BrokerOutageTest, AnswersServiceUnavailableWhileDownAndQueuesAgainWhenBack) {
   broker("start");
-  setup_.bootstrap = "127.0.0.1:" + std::to_string(kafka_port_);
-  setup_.events_topic = unique_name("events");
-  setup_.port = free_port();
-  setup_.admin_port = free_port();
+  setup_ = fresh_receiver_setup("127.0.0.1:" + std::to_string(kafka_port_));
   setup_.extra_receiver_yaml = "  publish_timeout: 2s\n";
   dir_.write("secret", kSecret);
-  setup_.repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, url: https://github.com/acme/infra.git,\n"
-                             "     secrets: [{file: " + dir_.path() + "/secret}], targets: []}\n";
+  setup_.repositories_yaml = github_infra_yaml(dir_.path() + "/secret");
   auto receiver = start_receiver(dir_, setup_);
   ASSERT_TRUE(wait_until([&] { return ready(); }, 10s));
   // A fresh broker creates the topic and the idempotent producer id on first use, which may

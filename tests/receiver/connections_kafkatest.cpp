@@ -73,15 +73,10 @@ void raise_own_descriptor_limit() {
 class ConnectionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    setup_.bootstrap = kafka_bootstrap();
-    setup_.events_topic = unique_name("events");
-    setup_.port = free_port();
-    setup_.admin_port = free_port();
+    setup_ = fresh_receiver_setup(kafka_bootstrap());
     setup_.extra_receiver_yaml = "  publish_timeout: 10s\n";
     dir_.write("github.secret", kGithubSecret);
-    setup_.repositories_yaml =
-        "  - {name: infra, provider: github, match: acme/infra, url: https://github.com/acme/infra.git,\n"
-        "     secrets: [{file: " + dir_.path() + "/github.secret}], targets: []}\n";
+    setup_.repositories_yaml = github_infra_yaml(dir_.path() + "/github.secret");
   }
 
   void start(const std::vector<std::string>& launcher = {}) {

@@ -26,16 +26,12 @@ constexpr const char* kGitlabSigningKey = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS
 class HostileRequestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    setup_.bootstrap = kafka_bootstrap();
-    setup_.events_topic = unique_name("events");
-    setup_.port = free_port();
-    setup_.admin_port = free_port();
+    setup_ = fresh_receiver_setup(kafka_bootstrap());
     setup_.extra_receiver_yaml = "  publish_timeout: 10s\n";
     dir_.write("github.secret", kGithubSecret);
     dir_.write("gitlab.whsec", kGitlabSigningKey);
     setup_.repositories_yaml =
-        "  - {name: infra, provider: github, match: acme/infra, url: https://github.com/acme/infra.git,\n"
-        "     secrets: [{file: " + dir_.path() + "/github.secret}], targets: []}\n"
+        github_infra_yaml(dir_.path() + "/github.secret") +
         "  - {name: platform, provider: gitlab, match: acme/platform, url: https://gitlab.example.com/acme/platform.git,\n"
         "     secrets: [{file: " + dir_.path() + "/gitlab.whsec}], targets: []}\n";
     receiver_ = start_receiver(dir_, setup_);

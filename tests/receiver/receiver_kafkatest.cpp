@@ -28,18 +28,14 @@ std::string fresh_delivery_id() { return unique_name("delivery"); }
 class ReceiverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    setup_.bootstrap = kafka_bootstrap();
-    setup_.events_topic = unique_name("events");
-    setup_.port = free_port();
-    setup_.admin_port = free_port();
+    setup_ = fresh_receiver_setup(kafka_bootstrap());
     setup_.extra_receiver_yaml = "  publish_timeout: 10s\n  header_timeout: 2s\n";
     dir_.write("github.secret", std::string(kGithubSecret) + "\n");
     dir_.write("gitlab.token", kGitlabToken);
     dir_.write("gitlab.whsec", kGitlabSigningKey);
     dir_.write("gitea.secret", kGiteaSecret);
     setup_.repositories_yaml =
-        "  - {name: infra, provider: github, match: acme/infra, url: https://github.com/acme/infra.git,\n"
-        "     secrets: [{file: " + dir_.path() + "/github.secret}], targets: []}\n"
+        github_infra_yaml(dir_.path() + "/github.secret") +
         "  - {name: platform, provider: gitlab, match: acme/platform, url: https://gitlab.example.com/acme/platform.git,\n"
         "     secrets: [{file: " + dir_.path() + "/gitlab.token}, {file: " + dir_.path() + "/gitlab.whsec}], targets: []}\n"
         "  - {name: edge, provider: gitea, match: acme/edge, url: https://gitea.example.com/acme/edge.git,\n"

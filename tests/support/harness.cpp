@@ -409,6 +409,21 @@ std::string read_until_closed(int fd) {
   return answer;
 }
 
+ReceiverSetup fresh_receiver_setup(const std::string& bootstrap) {
+  ReceiverSetup setup;
+  setup.bootstrap = bootstrap;
+  setup.events_topic = unique_name("events");
+  setup.port = free_port();
+  setup.admin_port = free_port();
+  return setup;
+}
+
+std::string github_infra_yaml(const std::string& secret_file) {
+  return "  - {name: infra, provider: github, match: acme/infra, "
+         "url: https://github.com/acme/infra.git,\n"
+         "     secrets: [{file: " + secret_file + "}], targets: []}\n";
+}
+
 std::string receiver_config_yaml(const ReceiverSetup& s) {
   std::ostringstream y;
   y << "kafka:\n  brokers: \"" << s.bootstrap << "\"\n  topics: {events: " << s.events_topic

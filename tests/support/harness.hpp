@@ -150,6 +150,11 @@ struct ReceiverSetup {
   std::string repositories_yaml;
 };
 std::string receiver_config_yaml(const ReceiverSetup& setup);
+// A receiver on fresh free ports that publishes to a fresh events topic on `bootstrap`.
+ReceiverSetup fresh_receiver_setup(const std::string& bootstrap);
+// The `repositories:` entry of GitHub repository `infra` (match acme/infra, no targets) whose
+// secret is in `secret_file`.
+std::string github_infra_yaml(const std::string& secret_file);
 
 // Starts gitopsd-receiver with the config and waits until /healthz answers. `launcher` runs
 // it, e.g. {"/usr/bin/prlimit", "--nofile=1024:1024", "--"} (which execs it: same pid).
