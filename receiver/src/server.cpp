@@ -268,6 +268,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     const Reply& reply = std::get<Reply>(d.action);
     record(d, d.outcome, reply.status, {}, std::chrono::steady_clock::now());
     Response res = reply_response(reply, version);
+    // Before a body is read, 503 means too many bodies in progress: soon there is room.
+    if (reply.status == 503) res.set(http::field::retry_after, "1");
     res.keep_alive(false);
     res.prepare_payload();
     boost::system::error_code ec;
@@ -460,23 +462,15 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     transport.expires_after(std::chrono::seconds(2));
   }
 
+  // Refuses a request the HTTP layer already judged (malformed, too large, over the body
+  // budget), counted and logged like every other answer; the connection ends.
   template <class Stream>
   net::awaitable<void> reject(Stream& stream, int status, std::string_view message, unsigned version) {
-    Response res = json_response(status, error_body(message), version);
-    if (status == 503) res.set(http::field::retry_after, "1");
-    res.keep_alive(false);
-    res.prepare_payload();
-    boost::system::error_code ec;
-    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
-    log->info("request status={} outcome=rejected reason={}", status, log_quote(message));
-    metrics
-        .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
-                 {{"provider", "unknown"},
-                  {"event", ""},
-                  {"outcome", status == 413   ? "too_large"
-                              : status == 503 ? "overloaded"
-                                              : "bad_request"}})
-        .inc();
+    Decision d;
+    d.action = Reply{status, error_body(message), {}};
+    d.outcome = status == 413 ? "too_large" : status == 503 ? "overloaded" : "bad_request";
+    d.reason = message;
+    co_await refuse_head(stream, d, version);
   }
 
   net::awaitable<void> connection(tcp::socket socket, std::shared_ptr<Connection> conn,
