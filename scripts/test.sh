@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Builds gitopsd twice (release with warnings as errors, and ASan+UBSan) and runs the whole
-# test suite in each: unit tests and integration tests against a real Kafka broker that the
-# suite starts and stops itself; then runs every fuzz target for GITOPSD_FUZZ_SECONDS (60)
-# seconds (scripts/fuzz.sh). Usage: scripts/test.sh [extra ctest args]
+# Builds gitopsd and runs the whole test suite: unit tests and integration tests against a real
+# Kafka broker that the suite starts and stops itself.
+#   release  RelWithDebInfo build with warnings as errors, every test
+#   asan     Debug build with ASan+UBSan, every test
+#   fuzz     every libFuzzer target for GITOPSD_FUZZ_SECONDS (60) seconds (scripts/fuzz.sh)
+# GITOPSD_TEST_SUITES chooses and orders them (default: "release asan fuzz").
+# Usage: scripts/test.sh [extra ctest args]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 jobs=$(nproc)
+suites=${GITOPSD_TEST_SUITES:-release asan fuzz}
 
 run_suite() {
   local dir=$1; shift
@@ -16,9 +20,17 @@ run_suite() {
 }
 
 ctest_args=("$@")
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  LSAN_OPTIONS=suppressions=$here/tests/lsan.supp \
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGITOPSD_SANITIZE=ON
-"$here/scripts/fuzz.sh" "${GITOPSD_FUZZ_SECONDS:-60}"
-echo "test.sh: all suites and fuzz targets passed"
+for suite in $suites; do
+  start=$(date +%s)
+  case "$suite" in
+    release) run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    asan)
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        LSAN_OPTIONS=suppressions=$here/tests/lsan.supp \
+        run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DGITOPSD_SANITIZE=ON ;;
+    fuzz) "$here/scripts/fuzz.sh" "${GITOPSD_FUZZ_SECONDS:-60}" ;;
+    *) echo "test.sh: unknown suite '$suite'" >&2; exit 2 ;;
+  esac
+  echo "test.sh: suite $suite passed in $(($(date +%s) - start)) s"
+done
+echo "test.sh: suites passed: $suites"

@@ -37,6 +37,10 @@ class NotifySocket {
                                          (path_[0] == '@' ? 0 : 1));
     if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) != 0)
       throw std::runtime_error("bind " + path_ + ": " + std::strerror(errno));
+    // The kernel stamps each datagram on arrival, so a test that drains the socket late (a busy
+    // machine, a slow Kafka call in between) still sees when the daemon actually sent it.
+    int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   }
   ~NotifySocket() {
     ::close(fd_);
@@ -52,9 +56,27 @@ class NotifySocket {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
     char buffer[4096];
-    auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    iovec io{buffer, sizeof buffer};
+    msghdr header{};
+    header.msg_iov = &io;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+    auto n = ::recvmsg(fd_, &header, 0);
     if (n < 0) return std::nullopt;
-    return Message{std::string(buffer, static_cast<std::size_t>(n)), Clock::now()};
+    auto at = Clock::now();
+    for (auto* c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+      timespec sent{};
+      std::memcpy(&sent, CMSG_DATA(c), sizeof sent);
+      // Arrival time on the realtime clock, moved onto the steady clock by the current offset.
+      auto arrived = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(sent.tv_sec) + std::chrono::nanoseconds(sent.tv_nsec)));
+      auto waited = std::chrono::system_clock::now() - arrived;
+      if (waited > waited.zero()) at -= std::chrono::duration_cast<Clock::duration>(waited);
+    }
+    return Message{std::string(buffer, static_cast<std::size_t>(n)), at};
   }
 
   // The next message that is not a WATCHDOG=1 ping (nullopt after `timeout`).
