@@ -76,7 +76,12 @@ std::string human(Duration d) {
 
 std::string joined(const std::vector<std::string>& argv) {
   std::string s;
-  for (const auto& arg : argv) s += (s.empty() ? "" : " ") + shell_quote(arg);
+  for (const auto& arg : argv) {
+    // Appended piece by piece: `" " + shell_quote(arg)` (an insert at the front of a
+    // temporary) makes GCC 12 at -O3 raise a false -Wrestrict.
+    if (!s.empty()) s += ' ';
+    s += shell_quote(arg);
+  }
   return s;
 }
 
