@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <exception>
 #include <span>
 
@@ -106,10 +107,11 @@ ConfigReloader::ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse 
 
 bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Config>)>& install) {
   auto log = logger("config");
-  systemd::notify("RELOADING=1");
+  systemd::notify_reloading();
   // A copy: running_ (and the string it holds) is replaced below.
   const std::string path = running_->path;
   bool ok = false;
+  std::string failure;
   try {
     Config loaded = load_config(path, use_);
     for (const std::string& key : restart_only_changes(*running_, loaded, daemon_)) {
@@ -130,14 +132,21 @@ bool ConfigReloader::reload(const std::function<void(std::shared_ptr<const Confi
               log_level_override_.value_or(running_->log_level));
     ok = true;
   } catch (const std::exception& e) {
-    log->error("config reload failed, the running config stays in force: {}", e.what());
+    failure = e.what();
+    log->error("config reload failed, the running config stays in force: {}", failure);
   }
   metrics_
       .counter("gitopsd_config_reloads_total", "Config reloads (SIGHUP) by outcome",
                {{"outcome", ok ? "ok" : "failed"}})
       .inc();
   last_reload_success_.set(ok ? 1 : 0);
-  systemd::notify("READY=1");
+  // systemd's notify protocol has no "reload failed": READY=1 ends every reload, and STATUS=
+  // is what `systemctl status` shows. It names a failure until a reload takes effect (an
+  // empty STATUS= clears it). A status is one line.
+  std::replace(failure.begin(), failure.end(), '\n', ' ');
+  systemd::notify(ok ? "READY=1\nSTATUS="
+                     : "READY=1\nSTATUS=config reload failed, the running config stays in force: " +
+                           failure);
   return ok;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace gitopsd::systemd {
@@ -50,6 +51,14 @@ bool notify(std::string_view state) {
                              reinterpret_cast<const sockaddr*>(&address), address_length);
   ::close(fd);
   return sent == static_cast<ssize_t>(state.size());
+}
+
+bool notify_reloading() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // the clock systemd compares with, whatever steady_clock is
+  const auto usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 +
+                    static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+  return notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
 std::optional<std::chrono::microseconds> watchdog_ping_interval() {

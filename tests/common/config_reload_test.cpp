@@ -5,8 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
+#include <time.h>
+
 #include <filesystem>
 #include <fstream>
+
+#include "../support/notify_socket.hpp"
 
 namespace gitopsd {
 namespace {
@@ -140,6 +144,54 @@ TEST_F(ConfigReloaderTest, AConfigRefusedByTheDaemonIsAFailedReload) {
   EXPECT_EQ(reloader.running(), initial);
   EXPECT_EQ(reloads("failed"), 1u);
   EXPECT_EQ(gauge(), 0);
+}
+
+// CLOCK_MONOTONIC in microseconds, the clock systemd compares MONOTONIC_USEC= with.
+std::uint64_t monotonic_usec() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 +
+         static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+}
+
+TEST_F(ConfigReloaderTest, TellsSystemdReloadingNowThenReadyWithAStatusThatNamesAFailure) {
+  using namespace std::chrono_literals;
+  test::NotifySocket notify(dir_ + "/notify");
+  ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+  const std::string path = write("gitopsd.yaml", config_with("  body_timeout: 5s\n"));
+  ConfigReloader reloader(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
+                          Daemon::receiver, metrics_, std::nullopt);
+  auto noop = [](std::shared_ptr<const Config>) {};
+  // The reload's messages: RELOADING=1 stamped between `before` and `after` (Type=notify-reload
+  // takes it only with a timestamp no older than its SIGHUP), then READY=1 with a status.
+  auto expect_reload = [&](std::uint64_t before, std::uint64_t after, const std::string& ready) {
+    auto reloading = notify.receive(2s);
+    ASSERT_TRUE(reloading);
+    const std::string prefix = "RELOADING=1\nMONOTONIC_USEC=";
+    ASSERT_EQ(reloading->text.substr(0, prefix.size()), prefix) << reloading->text;
+    const std::uint64_t usec = std::stoull(reloading->text.substr(prefix.size()));
+    EXPECT_GE(usec, before);
+    EXPECT_LE(usec, after);
+    auto done = notify.receive(2s);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->text, ready);
+    EXPECT_FALSE(notify.receive(0ms)) << "two messages per reload";
+  };
+
+  write("gitopsd.yaml", "receiver: {body_timeout: forever}\n");
+  std::uint64_t before = monotonic_usec();
+  EXPECT_FALSE(reloader.reload(noop));
+  expect_reload(before, monotonic_usec(),
+                "READY=1\nSTATUS=config reload failed, the running config stays in force: " +
+                    path + ":1:26: receiver.body_timeout: invalid duration 'forever': expected a " +
+                    "number and a unit, like 1h30m");
+
+  // A reload that takes effect clears the failure from `systemctl status`.
+  write("gitopsd.yaml", config_with("  body_timeout: 6s\n"));
+  before = monotonic_usec();
+  EXPECT_TRUE(reloader.reload(noop));
+  expect_reload(before, monotonic_usec(), "READY=1\nSTATUS=");
+  ::unsetenv("NOTIFY_SOCKET");
 }
 
 TEST_F(ConfigReloaderTest, LogLevelFollowsTheFileUnlessGivenOnTheCommandLine) {

@@ -53,7 +53,8 @@ class ConfigReloader {
   // load). On success the log level follows the new file. On failure, which includes a file
   // that does not parse (the same "file:line:column: what is wrong" as at start), the running
   // config stays in force. Either way one log line says what happened, systemd hears
-  // RELOADING=1 then READY=1, and gitopsd_config_reloads_total{outcome} and
+  // RELOADING=1 then READY=1 with a STATUS= that names a failure (empty after a success), and
+  // gitopsd_config_reloads_total{outcome} and
   // gitopsd_config_last_reload_success count it. Returns whether the new config is in force.
   bool reload(const std::function<void(std::shared_ptr<const Config>)>& install);
 

@@ -17,6 +17,12 @@ namespace gitopsd::systemd {
 // the variable is unset or invalid or the send fails (never throws). Thread-safe.
 bool notify(std::string_view state);
 
+// A reload begins: RELOADING=1 with MONOTONIC_USEC=<now>. Under Type=notify-reload (systemd 253
+// and later) systemd sends SIGHUP itself and takes a RELOADING=1 as the answer only with a
+// timestamp no older than that signal, so an earlier reload's message cannot end the wait;
+// older systemd ignores the field. End the reload with READY=1.
+bool notify_reloading();
+
 // How often to send WATCHDOG=1: half of $WATCHDOG_USEC, so one late ping is not fatal.
 // nullopt when the watchdog is off for this process: $WATCHDOG_USEC unset, zero or invalid, or
 // $WATCHDOG_PID set to another process's id (a child that inherited the environment).

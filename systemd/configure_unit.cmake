@@ -1,0 +1,23 @@
+# gitopsd_configure_unit(IN OUT NOTIFY_RELOAD): writes the unit OUT from the template IN, for
+# the install (systemd/CMakeLists.txt) and for ctest systemd_units (check_units.cmake) alike.
+# The caller sets GITOPSD_INSTALL_FULL_BINDIR, GITOPSD_INSTALL_FULL_DOCDIR and
+# GITOPSD_CONFIG_FILE. NOTIFY_RELOAD chooses how `systemctl reload` reaches the daemon:
+#   ON  (systemd 253 and later): Type=notify-reload. systemd sends SIGHUP itself and the reload
+#       lasts until the daemon's READY=1. ExecReload= runs beside it and checks the file, so a
+#       config that does not load fails `systemctl reload` (the daemon refuses it too and keeps
+#       its running config).
+#   OFF (systemd 252, Debian 12): Type=notify, and ExecReload= sends SIGHUP; `systemctl reload`
+#       returns once it is sent. The daemon's RELOADING=1 ... READY=1 still shows in
+#       `systemctl status` as "reloading" while it lasts.
+# Either way a reload the daemon refused shows in `systemctl status` (its STATUS= line) until a
+# later reload takes effect.
+function(gitopsd_configure_unit in out notify_reload)
+  if(notify_reload)
+    set(GITOPSD_SERVICE_TYPE notify-reload)
+    set(GITOPSD_EXEC_RELOAD "${GITOPSD_INSTALL_FULL_BINDIR}/gitopsctl check-config --config ${GITOPSD_CONFIG_FILE}")
+  else()
+    set(GITOPSD_SERVICE_TYPE notify)
+    set(GITOPSD_EXEC_RELOAD "/bin/kill -HUP $MAINPID")
+  endif()
+  configure_file(${in} ${out} @ONLY)
+endfunction()
