@@ -10,14 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 seconds=${1:-60}
 
-# Debian 12 ships clang 14, Debian 13 clang 19 (with libclang-rt-<N>-dev for libFuzzer).
-cxx=${GITOPSD_FUZZ_CXX:-}
-if [ -z "$cxx" ]; then
-  for c in clang++-19 clang++-14 clang++; do
-    if command -v "$c" >/dev/null; then cxx=$c; break; fi
-  done
-fi
-if [ -z "$cxx" ]; then echo "fuzz.sh: no clang++ found (scripts/setup.sh installs it)" >&2; exit 1; fi
+cxx=${GITOPSD_FUZZ_CXX:-$("$here/scripts/clangxx.sh")}
 
 start=$(date +%s)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

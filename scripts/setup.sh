@@ -4,7 +4,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH "$0" "$@"; fi
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: installing packages needs root: run this as root, or install and set up sudo" >&2
+    exit 1
+  fi
+  exec sudo --preserve-env=PATH "$0" "$@"
+fi
 
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
