@@ -5,7 +5,10 @@
 #   ON  (systemd 253 and later): Type=notify-reload. systemd sends SIGHUP itself and the reload
 #       lasts until the daemon's READY=1. ExecReload= runs beside it and checks the file, so a
 #       config that does not load fails `systemctl reload` (the daemon refuses it too and keeps
-#       its running config).
+#       its running config). With ExecReload= the reload waits for READY=1 when the daemon's
+#       RELOADING=1 came before the check ended, which it does: the daemon answers SIGHUP at
+#       once, the check is a new process (measured on systemd 257: both messages arrive
+#       first, then the reload ends).
 #   OFF (systemd 252, Debian 12): Type=notify, and ExecReload= sends SIGHUP; `systemctl reload`
 #       returns once it is sent. The daemon's RELOADING=1 ... READY=1 still shows in
 #       `systemctl status` as "reloading" while it lasts.
