@@ -32,11 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The Kafka broker's jars (deploy/kafka/libs, git-ignored), resolved once from Maven Central.
-if ! ls "$here"/deploy/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
-  echo "setup: resolving Apache Kafka with Maven"
-  mvn -q -B -f "$here/deploy/kafka/pom.xml" dependency:copy-dependencies
-fi
+# The Kafka brokers' jars (deploy/kafka/libs/VERSION, git-ignored), resolved once from Maven
+# Central: broker.sh's default 4.x, which the release suite tests, and 3.9.2, which the
+# sanitizer suite tests. broker.sh resolves any other --version on first use.
+"$here/deploy/kafka/broker.sh" resolve
+"$here/deploy/kafka/broker.sh" resolve --version 3.9.2
 # Files written as root for a non-root caller stay usable by them.
 if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$here/deploy/kafka/libs"; fi
 echo "setup: done"

@@ -18,7 +18,9 @@ class BrokerOutageTest : public ::testing::Test {
  protected:
   void broker(const std::string& verb) {
     std::vector<std::string> argv{kBrokerScript, verb, "--dir", dir_.path() + "/kafka"};
-    if (verb == "start") argv.insert(argv.end(), {"--port", std::to_string(kafka_port_)});
+    // The same Kafka release as the suite's broker, so each suite proves outages on its version.
+    if (verb == "start")
+      argv.insert(argv.end(), {"--port", std::to_string(kafka_port_), "--version", kafka_version()});
     Process p(argv, dir_.path() + "/broker-script.log");
     ASSERT_EQ(p.wait(120s), std::optional<int>(0)) << p.log();
   }

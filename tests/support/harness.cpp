@@ -31,13 +31,20 @@ namespace gitopsd::test {
 
 namespace fs = std::filesystem;
 
-std::string kafka_bootstrap() {
-  std::ifstream in(std::string(GITOPSD_TEST_KAFKA_DIR) + "/port");
-  std::string port;
-  if (!(in >> port))
+namespace {
+// A word broker.sh recorded in the fixture broker's directory ("port", "version").
+std::string fixture_broker_file(const std::string& name) {
+  std::ifstream in(std::string(GITOPSD_TEST_KAFKA_DIR) + "/" + name);
+  std::string word;
+  if (!(in >> word))
     throw std::runtime_error("no Kafka broker: run through ctest (fixture kafka_broker)");
-  return "127.0.0.1:" + port;
+  return word;
 }
+}  // namespace
+
+std::string kafka_bootstrap() { return "127.0.0.1:" + fixture_broker_file("port"); }
+
+std::string kafka_version() { return fixture_broker_file("version"); }
 
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};

@@ -18,6 +18,8 @@ using namespace std::chrono_literals;
 
 // Bootstrap address of the suite's broker (deploy/kafka/broker.sh, ctest fixture).
 std::string kafka_bootstrap();
+// Its Kafka release (GITOPSD_TEST_KAFKA_VERSION), for a test that starts a broker of its own.
+std::string kafka_version();
 // A name no other test uses: "<prefix>-<pid>-<counter>-<random>".
 std::string unique_name(const std::string& prefix);
 // A TCP port that was free a moment ago on 127.0.0.1.
