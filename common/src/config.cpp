@@ -62,12 +62,12 @@ std::string read_file(const std::string& path, std::string& out) {
   constexpr off_t kMaxBytes = 16 << 20;
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return std::strerror(errno);
-  // A deleter type rather than decltype(&std::fclose): glibc 2.41 (Debian 13) declares fclose
-  // with attributes that a template argument drops (-Wignored-attributes).
-  struct FileCloser {
+  // A deleter type, not decltype(&std::fclose): GCC 14 warns that fclose's attributes are
+  // dropped from that template argument (-Wignored-attributes).
+  struct Fclose {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
-  const std::unique_ptr<std::FILE, FileCloser> file(::fdopen(fd, "rb"));
+  const std::unique_ptr<std::FILE, Fclose> file(::fdopen(fd, "rb"));
   if (!file) {
     const int err = errno;
     ::close(fd);
