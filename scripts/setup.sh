@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of gitopsd on Debian 12 (bookworm) and resolves
+# Installs every build and test dependency of gitopsd on Debian 12 or 13 and resolves
 # the Apache Kafka broker the tests run. Idempotent; run as root (or it re-runs itself with sudo).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,14 +12,30 @@ if [ "$(id -u)" -ne 0 ]; then
   exec sudo --preserve-env=PATH "$0" "$@"
 fi
 
+# The distribution's own packages, by release: the Boost with Boost.JSON and Boost.URL (Debian
+# 12's default libboost-dev is 1.74, which has neither), the clang whose libFuzzer scripts/fuzz.sh
+# uses, and the Java the Kafka broker runs on.
+release=$(. /etc/os-release && echo "${ID:-}:${VERSION_ID:-}:${PRETTY_NAME:-unknown}")
+case "${release%:*}" in
+  debian:12) release_packages=(libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+               clang-14 libclang-rt-14-dev openjdk-17-jre-headless) ;;
+  debian:13) release_packages=(libboost-dev libboost-json-dev libboost-url-dev
+               clang-19 libclang-rt-19-dev openjdk-21-jre-headless) ;;
+  # Ubuntu 24.04 has trixie's generation (Boost 1.83, libgit2 1.7, librdkafka 2.3); CI does
+  # not run it.
+  ubuntu:24.04) release_packages=(libboost-dev libboost-json-dev libboost-url-dev
+                  clang-18 libclang-rt-18-dev openjdk-21-jre-headless) ;;
+  *) echo "setup: ${release##*:} is not supported: gitopsd is built and tested on Debian 12" \
+       "(bookworm) and Debian 13 (trixie), and set up on Ubuntu 24.04" >&2
+     exit 1 ;;
+esac
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
   openssh-server openssh-client
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  "${release_packages[@]}"
   librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev
-  openjdk-17-jre-headless maven kcat
+  maven kcat
   python3-jsonschema wrk webhook openssl
   prometheus ansible-core systemd lintian dpkg-dev
 )

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sstream>
+
 #include "ctl_harness.hpp"
 
 namespace gitopsd::test {
@@ -40,7 +42,10 @@ TEST_F(EventsTest, ShowsWhoAndOutcomeAndHidesResyncUnchangedUnlessAll) {
     if (l.at("event_id") != event_id) continue;
     ++manual;
     EXPECT_EQ(l.at("kind"), "manual");
-    EXPECT_EQ(l.at("status"), "applied");
+    // A resync poll the worker reads in the same batch, after the sync, carries the apply and
+    // the sync is "served by" it. The resync runs every second and the worker's first publish
+    // can take about as long (seen with librdkafka 2.8), so that happens.
+    EXPECT_TRUE(l.at("status") == "applied" || l.at("status") == "superseded") << events.out;
     EXPECT_EQ(l.at("commit"), repo_.rev_parse("HEAD").c_str());
     EXPECT_EQ(l.at("attempt"), 1);
     if (!login().empty()) {
@@ -54,7 +59,12 @@ TEST_F(EventsTest, ShowsWhoAndOutcomeAndHidesResyncUnchangedUnlessAll) {
   EXPECT_TRUE(has_row(table.out, {"TIME", "REPOSITORY", "TARGET", "KIND", "WHO", "CHANGE", "COMMIT"})) << table;
   EXPECT_TRUE(has_row(table.out, {"infra", "web", "manual"})) << table;
   EXPECT_EQ(table.out.find(" api "), std::string::npos) << table;
-  EXPECT_EQ(table.out.find("resync"), std::string::npos) << table;
+  // A resync that raced the sync shows (superseded, or carrying the apply); unchanged ones never.
+  std::istringstream rows(table.out);
+  for (std::string row; std::getline(rows, row);)
+    EXPECT_FALSE(row.find("resync") != std::string::npos &&
+                 row.find("unchanged") != std::string::npos)
+        << table;
 }
 
 TEST_F(EventsTest, FollowPrintsNewResultsUntilInterrupted) {

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <git2/sys/stream.h>
+#if __has_include(<git2/sys/errors.h>)
+#include <git2/sys/errors.h>  // git_error_set_str, git_error_clear: here from libgit2 1.8 on
+#endif
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -20,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -330,15 +334,42 @@ std::optional<std::string> read_token(const std::string& path) {
 
 constexpr const char* kRemoteName = "origin";
 
-// libgit2 1.5 has no connect or read timeout (GIT_OPT_SET_SERVER_*_TIMEOUT came in 1.7), so
-// the plain socket stream is replaced: connect is bounded with a non-blocking connect + poll,
-// and every read/write with SO_RCVTIMEO/SO_SNDTIMEO. The timeout is per thread and set by
-// Mirror::fetch. TLS (mbedTLS) reads through this stream too. The layout matches libgit2's
-// own git_socket_stream because its SSH transport hands `s` to libssh2 directly; there only
-// the connect is bounded (libssh2 waits on the socket itself).
-#if LIBGIT2_VER_MAJOR != 1 || LIBGIT2_VER_MINOR != 5
-#error "TimeoutSocketStream mirrors libgit2 1.5's git_socket_stream; re-check it (or use GIT_OPT_SET_SERVER_CONNECT_TIMEOUT from 1.7) before building against another libgit2"
-#endif
+// A fetch's timeout bounds the connect and every read and write that makes no progress.
+// FetchTimeoutScope applies it to one fetch; install_fetch_timeouts() runs once at start.
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+// libgit2 1.7 and later bound the connect and each socket read and write themselves. The two
+// options are process-wide: each socket reads them when it is opened. The daemon gives every
+// fetch the same timeout, so they are written once and never change under a running fetch; a
+// different timeout (as tests use) holds for the fetches that start after it. For SSH libssh2
+// reads the socket itself, so there only the connect is bounded (and the progress callbacks).
+class FetchTimeoutScope {
+ public:
+  explicit FetchTimeoutScope(std::chrono::milliseconds timeout) {
+    using Rep = std::chrono::milliseconds::rep;
+    const int ms =
+        static_cast<int>(std::clamp<Rep>(timeout.count(), 0, std::numeric_limits<int>::max()));
+    static std::mutex mutex;
+    static int current = -1;
+    std::lock_guard lock(mutex);
+    if (ms == current) return;
+    // Both refuse only a negative value.
+    git_libgit2_opts(GIT_OPT_SET_SERVER_CONNECT_TIMEOUT, ms);
+    git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, ms);
+    current = ms;
+  }
+  FetchTimeoutScope(const FetchTimeoutScope&) = delete;
+  FetchTimeoutScope& operator=(const FetchTimeoutScope&) = delete;
+};
+
+void install_fetch_timeouts() {}
+
+#elif LIBGIT2_VER_MAJOR == 1 && (LIBGIT2_VER_MINOR == 5 || LIBGIT2_VER_MINOR == 6)
+// libgit2 1.5 and 1.6 have no connect or read timeout, so the plain socket stream is replaced:
+// connect is bounded with a non-blocking connect + poll, and every read/write with
+// SO_RCVTIMEO/SO_SNDTIMEO. The timeout is per thread and set by FetchTimeoutScope. TLS
+// (mbedTLS) reads through this stream too. The layout matches libgit2's own git_socket_stream
+// (the same struct in 1.5 and 1.6) because its SSH transport hands `s` to libssh2 directly;
+// there only the connect is bounded (libssh2 waits on the socket itself).
 thread_local std::chrono::milliseconds t_io_timeout{0};
 
 struct TimeoutSocketStream {
@@ -469,13 +500,27 @@ int stream_new(git_stream** out, const char* host, const char* port) {
   return 0;
 }
 
-// Restores the thread's I/O timeout when a fetch returns.
-struct IoTimeoutScope {
-  explicit IoTimeoutScope(std::chrono::milliseconds timeout) { t_io_timeout = timeout; }
-  ~IoTimeoutScope() { t_io_timeout = std::chrono::milliseconds{0}; }
-  IoTimeoutScope(const IoTimeoutScope&) = delete;
-  IoTimeoutScope& operator=(const IoTimeoutScope&) = delete;
+// The fetch's timeout for the socket streams this thread opens; restored when the fetch returns.
+class FetchTimeoutScope {
+ public:
+  explicit FetchTimeoutScope(std::chrono::milliseconds timeout) { t_io_timeout = timeout; }
+  ~FetchTimeoutScope() { t_io_timeout = std::chrono::milliseconds{0}; }
+  FetchTimeoutScope(const FetchTimeoutScope&) = delete;
+  FetchTimeoutScope& operator=(const FetchTimeoutScope&) = delete;
 };
+
+void install_fetch_timeouts() {
+  git_stream_registration registration{};
+  registration.version = GIT_STREAM_VERSION;
+  registration.init = stream_new;
+  if (git_stream_register(GIT_STREAM_STANDARD, &registration) != 0)
+    throw std::runtime_error("cannot register the socket stream: " + last_error_text());
+}
+
+
+#else
+#error "gitopsd bounds fetches with libgit2 1.7's GIT_OPT_SET_SERVER_TIMEOUT, or on 1.5/1.6 with its own socket stream; this libgit2 has neither"
+#endif
 
 }  // namespace
 
@@ -500,11 +545,7 @@ void init_libgit2() {
     if ((file != nullptr || dir != nullptr) &&
         git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) != 0)
       throw std::runtime_error("cannot load the trusted CA certificates: " + last_error_text());
-    git_stream_registration registration{};
-    registration.version = GIT_STREAM_VERSION;
-    registration.init = stream_new;
-    if (git_stream_register(GIT_STREAM_STANDARD, &registration) != 0)
-      throw std::runtime_error("cannot register the socket stream: " + last_error_text());
+    install_fetch_timeouts();
   });
 }
 
@@ -599,7 +640,7 @@ Mirror::~Mirror() = default;
 
 std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds timeout) {
   const Repository& repository = impl_->repository;
-  IoTimeoutScope io_timeout(timeout);
+  FetchTimeoutScope fetch_timeout(timeout);
   FetchContext ctx;
   ctx.repository = &repository;
   ctx.url = parse_url(repository.url);

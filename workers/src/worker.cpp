@@ -394,8 +394,11 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
-      take_reload();
       std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      // After the consume, not before: an event that arrived while it waited is then judged
+      // under a reload made meanwhile. So once reload() returns (the reload is counted, and
+      // systemd told), every event produced after it meets the new config.
+      take_reload();
       if (m->err() == RdKafka::ERR_NO_ERROR) {
         on_message(*m);
       } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
