@@ -368,7 +368,7 @@ void install_fetch_timeouts() {}
 // connect is bounded with a non-blocking connect + poll, and every read/write with
 // SO_RCVTIMEO/SO_SNDTIMEO. The timeout is per thread and set by FetchTimeoutScope. TLS
 // (mbedTLS) reads through this stream too. The layout matches libgit2's own git_socket_stream
-// (the same struct in 1.5 and 1.6) because its SSH transport hands `s` to libssh2 directly;
+// (unchanged from 0.25 through 1.9) because its SSH transport hands `s` to libssh2 directly;
 // there only the connect is bounded (libssh2 waits on the socket itself).
 thread_local std::chrono::milliseconds t_io_timeout{0};
 
@@ -516,7 +516,6 @@ void install_fetch_timeouts() {
   if (git_stream_register(GIT_STREAM_STANDARD, &registration) != 0)
     throw std::runtime_error("cannot register the socket stream: " + last_error_text());
 }
-
 
 #else
 #error "gitopsd bounds fetches with libgit2 1.7's GIT_OPT_SET_SERVER_TIMEOUT, or on 1.5/1.6 with its own socket stream; this libgit2 has neither"
