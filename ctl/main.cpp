@@ -1,18 +1,19 @@
-// gitopsctl: the operator's command line. Wiring only; commands live in gitopsd_ctl.
+// gitopsctl: the operator's command line. Argument parsing (CLI11) and wiring only; commands
+// live in gitopsd_ctl. `gitopsctl dev` is a separate program (ctl/dev/), so that gitopsctl
+// itself links no git or receiver code.
 #include <pwd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
-#include <map>
 #include <sstream>
 
 #include "gitopsd/cli.hpp"
 #include "gitopsd/config.hpp"
-#include "gitopsd/ctl/dev.hpp"
 #include "gitopsd/ctl/dlq.hpp"
 #include "gitopsd/ctl/events.hpp"
 #include "gitopsd/ctl/init_topics.hpp"
@@ -21,45 +22,21 @@
 #include "gitopsd/ctl/sync.hpp"
 #include "gitopsd/log.hpp"
 
+#ifndef GITOPSD_DEV_PROGRAM
+#error "GITOPSD_DEV_PROGRAM (the installed path of gitopsctl-dev) is set by ctl/CMakeLists.txt"
+#endif
+
 namespace {
 
 using namespace gitopsd;
+namespace fs = std::filesystem;
 
-constexpr const char* kUsage =
-    "usage: gitopsctl COMMAND [options]\n"
-    "\n"
-    "  check-config [--config PATH]\n"
-    "      validate a configuration file (exit 0 valid, 2 invalid)\n"
-    "  dev [--config PATH] [--log-level LEVEL]\n"
-    "      try gitopsd on this machine: an embedded Kafka broker (in memory), the receiver and\n"
-    "      a worker in this one process, on a config whose kafka.brokers is \"embedded\"\n"
-    "      (default deploy/examples/dev.yaml, whose repository and secret\n"
-    "      scripts/quickstart.sh creates); prints how to push a change and send its webhook,\n"
-    "      logs to stderr, runs until SIGINT/SIGTERM (exit 0; 2 for a config it cannot use)\n"
-    "  sign --secret-file F --provider github|gitlab|gitea [--event E] [--delivery ID]\n"
-    "       [--send URL] FILE\n"
-    "      print the headers a Git host would send with the JSON body in FILE, signed with the\n"
-    "      secret in F (one trailing newline removed); with --send, POST it to URL and print\n"
-    "      the answer (exit 0 on 2xx)\n"
-    "\n"
-    "Against the Kafka cluster of the config (--config PATH, default /etc/gitopsd/gitopsd.yaml);\n"
-    "--timeout D (default 30s) bounds reaching it; exit 1 on failure, 2 for bad arguments:\n"
-    "  init-topics --partitions N --replication R [--json]\n"
-    "      create the four kafka.topics (state compacted; events kept 7d, results 30d, dlq 90d);\n"
-    "      topics that exist are checked: exit 1 if one is unfit (state not compacted, fewer\n"
-    "      partitions or replicas than asked)\n"
-    "  status [--repo R] [--target T] [--json]\n"
-    "      what every target runs (state topic): commit, status, applied at, age, last error\n"
-    "  events [--follow] [--repo R] [--target T] [--since 1h] [--all] [--json]\n"
-    "      the results as an audit log with who and what; --all also shows the resync's\n"
-    "      `unchanged` results; --follow prints new ones until Ctrl-C; --json: JSON lines\n"
-    "  dlq list [--json]\n"
-    "      dead-lettered events and whether each was replayed\n"
-    "  dlq replay (--id PARTITION:OFFSET | --all)\n"
-    "      re-publish dead-lettered events to the events topic, each once\n"
-    "  sync REPO [--target T]... [--wait [--wait-timeout 15m]] [--json]\n"
-    "      ask the workers to reconcile REPO now (apply the branch tip, correct drift); --wait\n"
-    "      prints each target's result, exit 1 if one failed\n";
+constexpr int kExitUsage = 2;
+
+constexpr const char* kClusterNote =
+    "init-topics, status, events, dlq and sync work against the Kafka cluster of the config\n"
+    "(--config, default /etc/gitopsd/gitopsd.yaml); --timeout bounds reaching it. Exit codes:\n"
+    "0 done, 1 failed, 2 bad arguments or an invalid config.";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,64 +47,63 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 int usage_error(const std::string& message) {
-  std::cerr << "gitopsctl: " << message << "\n\n" << kUsage;
-  return 2;
+  std::cerr << "gitopsctl: " << message << "\nRun 'gitopsctl --help' for the commands and options.\n";
+  return kExitUsage;
 }
 
-int check_config(int argc, char** argv) {
-  std::string path = kDefaultConfigPath;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      path = argv[++i];
-    } else {
-      return usage_error("check-config: unknown argument '" + std::string(arg) + "'");
+const CLI::Range kPositive(1, 1'000'000, "POSITIVE");
+
+// What an argument that failed our own checks (after CLI11's) means to the caller.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The options every command against the cluster takes.
+struct ClusterArgs {
+  std::string config_path = kDefaultConfigPath;
+  bool json = false;
+  std::string timeout = "30s";
+
+  void add_to(CLI::App& command, bool with_json = true) {
+    command.add_option("--config", config_path, "configuration file")->capture_default_str();
+    command.add_option("--timeout", timeout, "how long to try reaching the cluster")
+        ->capture_default_str();
+    if (with_json) command.add_flag("--json", json, "JSON output");
+  }
+  Duration parsed_timeout() const { return duration("--timeout", timeout); }
+
+  static Duration duration(const std::string& option, const std::string& text) {
+    try {
+      return parse_duration(text);
+    } catch (const std::exception& e) {
+      throw UsageError(option + ": " + e.what());
     }
   }
-  auto config = load_config_or_report(path);
-  if (!config) return kExitBadConfig;
-  return report_valid_config(*config);
+};
+
+// The config for a command that talks to the cluster. Its errors are reported once, by the
+// command: librdkafka's and the producer's own logging (retries, "brokers are down") is off
+// unless kafka.properties sets log_level.
+std::optional<Config> load_cluster_config(const std::string& path) {
+  auto config = load_config_or_report(path, BrokerUse::cluster);
+  if (!config) return config;
+  config->kafka.properties.try_emplace("log_level", "0");
+  init_logging("off");
+  return config;
 }
 
-int dev(int argc, char** argv) {
-  ctl::DevOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if ((arg == "--config" || arg == "--log-level") && i + 1 < argc) {
-      (arg == "--config" ? options.config_path : options.log_level) = argv[++i];
-    } else {
-      return usage_error("dev: unknown argument '" + std::string(arg) + "'");
-    }
-  }
-  return ctl::run_dev(options, std::cout);
+template <class Options>
+void set_cluster_options(const ClusterArgs& args, Options& options) {
+  options.json = args.json;
+  options.timeout = args.parsed_timeout();
 }
 
-int sign(int argc, char** argv) {
-  std::string secret_file, provider_name_arg, event, delivery, send_url, body_file;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= argc) return false;
-      out = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (arg == "--secret-file") ok = value(secret_file);
-    else if (arg == "--provider") ok = value(provider_name_arg);
-    else if (arg == "--event") ok = value(event);
-    else if (arg == "--delivery") ok = value(delivery);
-    else if (arg == "--send") ok = value(send_url);
-    else if (!arg.starts_with("--") && body_file.empty()) body_file = arg;
-    else return usage_error("sign: unknown argument '" + std::string(arg) + "'");
-    if (!ok) return usage_error("sign: " + std::string(arg) + " needs a value");
-  }
-  if (secret_file.empty() || provider_name_arg.empty() || body_file.empty())
-    return usage_error("sign: --secret-file, --provider and FILE are required");
-  Provider provider;
-  if (provider_name_arg == "github") provider = Provider::github;
-  else if (provider_name_arg == "gitlab") provider = Provider::gitlab;
-  else if (provider_name_arg == "gitea") provider = Provider::gitea;
-  else return usage_error("sign: --provider must be github, gitlab or gitea");
+int sign(const std::string& secret_file, const std::string& provider_name,
+         const std::string& event, const std::string& delivery, const std::string& send_url,
+         const std::string& body_file) {
+  const Provider provider = provider_name == "github"   ? Provider::github
+                            : provider_name == "gitlab" ? Provider::gitlab
+                                                        : Provider::gitea;
   auto secret = read_file(secret_file);
   if (!secret) return usage_error("sign: cannot read " + secret_file);
   if (secret->ends_with("\r\n")) secret->resize(secret->size() - 2);
@@ -156,140 +132,6 @@ int sign(int argc, char** argv) {
   return result.status >= 200 && result.status < 300 ? 0 : 1;
 }
 
-// The options every cluster command takes, plus its own flags and positional arguments.
-struct ClusterArgs {
-  std::string config_path = kDefaultConfigPath;
-  bool json = false;
-  Duration timeout = std::chrono::seconds(30);
-  std::vector<std::string> positional;
-};
-
-// Parses argv: `flags` take no value, `values` one. Returns an error message or "".
-std::string parse_cluster_args(int argc, char** argv, ClusterArgs& args,
-                               const std::map<std::string, bool*>& flags,
-                               const std::map<std::string, std::function<void(const std::string&)>>& values) {
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    try {
-      if (arg == "--json") {
-        args.json = true;
-      } else if (auto f = flags.find(arg); f != flags.end()) {
-        *f->second = true;
-      } else if (arg == "--config" || arg == "--timeout" || values.contains(arg)) {
-        if (i + 1 >= argc) return arg + " needs a value";
-        std::string value = argv[++i];
-        if (arg == "--config") args.config_path = value;
-        else if (arg == "--timeout") args.timeout = parse_duration(value);
-        else values.at(arg)(value);
-      } else if (!arg.starts_with("-")) {
-        args.positional.push_back(arg);
-      } else {
-        return "unknown argument '" + arg + "'";
-      }
-    } catch (const std::exception& e) {
-      return arg + ": " + e.what();
-    }
-  }
-  return {};
-}
-
-// The config for a command that talks to the cluster. Its errors are reported once, by the
-// command: librdkafka's and the producer's own logging (retries, "brokers are down") is off
-// unless kafka.properties sets log_level.
-std::optional<Config> load_cluster_config(const std::string& path) {
-  auto config = load_config_or_report(path, BrokerUse::cluster);
-  if (!config) return config;
-  config->kafka.properties.try_emplace("log_level", "0");
-  init_logging("off");
-  return config;
-}
-
-int positive(const std::string& text) {
-  std::size_t used = 0;
-  int n = std::stoi(text, &used);
-  if (used != text.size() || n < 1) throw std::invalid_argument("not a positive integer");
-  return n;
-}
-
-int init_topics(int argc, char** argv) {
-  ClusterArgs args;
-  ctl::InitTopicsOptions options;
-  auto error = parse_cluster_args(argc, argv, args, {},
-                                  {{"--partitions", [&](auto& v) { options.partitions = positive(v); }},
-                                   {"--replication", [&](auto& v) { options.replication = positive(v); }}});
-  if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
-  if (error.empty() && (options.partitions == 0 || options.replication == 0))
-    error = "--partitions and --replication are required";
-  if (!error.empty()) return usage_error("init-topics: " + error);
-  auto config = load_cluster_config(args.config_path);
-  if (!config) return kExitBadConfig;
-  options.json = args.json;
-  options.timeout = args.timeout;
-  return ctl::run_init_topics(*config, options, std::cout, std::cerr);
-}
-
-int status(int argc, char** argv) {
-  ClusterArgs args;
-  ctl::StatusOptions options;
-  auto error = parse_cluster_args(argc, argv, args, {},
-                                  {{"--repo", [&](auto& v) { options.repository = v; }},
-                                   {"--target", [&](auto& v) { options.target = v; }}});
-  if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
-  if (!error.empty()) return usage_error("status: " + error);
-  auto config = load_cluster_config(args.config_path);
-  if (!config) return kExitBadConfig;
-  options.json = args.json;
-  options.timeout = args.timeout;
-  return ctl::run_status(*config, options, std::cout, std::cerr);
-}
-
-std::atomic<bool> interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free);  // set from a signal handler
-
-int events(int argc, char** argv) {
-  ClusterArgs args;
-  ctl::EventsOptions options;
-  auto error = parse_cluster_args(
-      argc, argv, args, {{"--follow", &options.follow}, {"--all", &options.all}},
-      {{"--repo", [&](auto& v) { options.repository = v; }},
-       {"--target", [&](auto& v) { options.target = v; }},
-       {"--since", [&](auto& v) { options.since = parse_duration(v); }}});
-  if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
-  if (!error.empty()) return usage_error("events: " + error);
-  auto config = load_cluster_config(args.config_path);
-  if (!config) return kExitBadConfig;
-  options.json = args.json;
-  options.timeout = args.timeout;
-  std::signal(SIGINT, [](int) { interrupted.store(true); });
-  std::signal(SIGTERM, [](int) { interrupted.store(true); });
-  return ctl::run_events(*config, options, interrupted, std::cout, std::cerr);
-}
-
-int dlq(int argc, char** argv) {
-  if (argc < 1) return usage_error("dlq: list or replay?");
-  std::string_view action = argv[0];
-  if (action != "list" && action != "replay") return usage_error("dlq: list or replay?");
-  ClusterArgs args;
-  ctl::DlqOptions options;
-  std::map<std::string, bool*> flags;
-  std::map<std::string, std::function<void(const std::string&)>> values;
-  if (action == "replay") {
-    flags["--all"] = &options.all;
-    values["--id"] = [&](const std::string& v) { options.id = v; };
-  }
-  auto error = parse_cluster_args(argc - 1, argv + 1, args, flags, values);
-  if (error.empty() && !args.positional.empty()) error = "unexpected '" + args.positional[0] + "'";
-  if (error.empty() && action == "replay" && options.all == !options.id.empty())
-    error = "give either --id ID or --all";
-  if (!error.empty()) return usage_error("dlq " + std::string(action) + ": " + error);
-  auto config = load_cluster_config(args.config_path);
-  if (!config) return kExitBadConfig;
-  options.json = args.json;
-  options.timeout = args.timeout;
-  return action == "list" ? ctl::run_dlq_list(*config, options, std::cout, std::cerr)
-                          : ctl::run_dlq_replay(*config, options, std::cout, std::cerr);
-}
-
 // Who runs gitopsctl, for the audit log.
 std::string login_name() {
   if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr)
@@ -298,40 +140,188 @@ std::string login_name() {
   return user ? user : "";
 }
 
-int sync(int argc, char** argv) {
-  ClusterArgs args;
-  ctl::SyncOptions options;
-  auto error = parse_cluster_args(
-      argc, argv, args, {{"--wait", &options.wait}},
-      {{"--target", [&](auto& v) { options.targets.push_back(v); }},
-       {"--wait-timeout", [&](auto& v) { options.wait_timeout = parse_duration(v); }}});
-  if (error.empty() && args.positional.size() != 1) error = "give one REPO";
-  if (!error.empty()) return usage_error("sync: " + error);
-  auto config = load_cluster_config(args.config_path);
-  if (!config) return kExitBadConfig;
-  options.repository = args.positional[0];
-  options.json = args.json;
-  options.timeout = args.timeout;
-  options.sender = login_name();
-  return ctl::run_sync(*config, options, std::cout, std::cerr);
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);  // set from a signal handler
+
+// `gitopsctl dev ARGS` runs gitopsctl-dev ARGS: next to this program in a build tree, else
+// where the package installs it. Only returns when it cannot be started.
+int exec_dev(const std::vector<std::string>& args) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) candidates.push_back(self.parent_path() / "gitopsctl-dev");
+  candidates.emplace_back(GITOPSD_DEV_PROGRAM);
+  for (const fs::path& program : candidates) {
+    if (access(program.c_str(), X_OK) != 0) continue;
+    // gitopsctl-dev prints commands that run gitopsctl: this one, by its full path.
+    std::vector<std::string> words = {program.string(), "--gitopsctl",
+                                      ec ? std::string("gitopsctl") : self.string()};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    std::cerr << "gitopsctl: cannot run " << program << ": " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::cerr << "gitopsctl: dev is not installed (looked for " << candidates.front();
+  if (candidates.size() > 1) std::cerr << " and " << candidates.back();
+  std::cerr << "); build it with `cmake --build build --target gitopsctl-dev`\n";
+  return 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage_error("no command");
-  std::string_view command = argv[1];
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << kUsage;
-    return 0;
+  CLI::App app{"gitopsctl: the gitopsd operator's command line", "gitopsctl"};
+  app.require_subcommand(1);
+  app.footer(kClusterNote);
+
+  std::string check_path = kDefaultConfigPath;
+  CLI::App& check = *app.add_subcommand(
+      "check-config", "validate a configuration file as the daemons would (exit 0 valid, 2 invalid)");
+  check.add_option("--config", check_path, "configuration file")->capture_default_str();
+
+  CLI::App& dev = *app.add_subcommand(
+      "dev", "try gitopsd on this machine: an embedded Kafka broker, the receiver and a worker "
+             "in one process (gitopsctl dev --help for its options)");
+  dev.prefix_command();  // everything after `dev`, --help too, goes to gitopsctl-dev
+  dev.set_help_flag();
+
+  std::string secret_file, provider, event, delivery, send_url, body_file;
+  CLI::App& sign_command = *app.add_subcommand(
+      "sign", "print the headers a Git host would send with the JSON body in FILE, signed with "
+              "the secret in --secret-file (one trailing newline removed); with --send, POST it "
+              "and print the answer (exit 0 on 2xx)");
+  sign_command.add_option("--secret-file", secret_file, "file holding the webhook secret")->required();
+  sign_command.add_option("--provider", provider, "the Git host")
+      ->required()
+      ->check(CLI::IsMember({"github", "gitlab", "gitea"}));
+  sign_command.add_option("--event", event, "the host's event name (default: push)");
+  sign_command.add_option("--delivery", delivery, "the delivery id (default: a new UUID)");
+  sign_command.add_option("--send", send_url, "URL to POST the signed webhook to");
+  sign_command.add_option("FILE", body_file, "the JSON body")->required();
+
+  ClusterArgs init_args;
+  ctl::InitTopicsOptions init_options;
+  CLI::App& init = *app.add_subcommand(
+      "init-topics", "create the four kafka.topics (state compacted; events kept 7d, results "
+                     "30d, dlq 90d); topics that exist are checked: exit 1 if one is unfit");
+  init_args.add_to(init);
+  init.add_option("--partitions", init_options.partitions, "partitions per topic")
+      ->check(kPositive);
+  init.add_option("--replication", init_options.replication, "replicas per partition")
+      ->check(kPositive);
+
+  ClusterArgs status_args;
+  ctl::StatusOptions status_options;
+  CLI::App& status = *app.add_subcommand(
+      "status", "what every target runs (state topic): commit, status, applied at, age, last error");
+  status_args.add_to(status);
+  status.add_option("--repo", status_options.repository, "only this repository");
+  status.add_option("--target", status_options.target, "only this target");
+
+  ClusterArgs events_args;
+  ctl::EventsOptions events_options;
+  std::string since;
+  CLI::App& events = *app.add_subcommand(
+      "events", "the results as an audit log with who and what; --all also shows the resync's "
+                "`unchanged` results; --follow prints new ones until Ctrl-C");
+  events_args.add_to(events);
+  events.add_flag("--follow", events_options.follow, "print new results until Ctrl-C");
+  events.add_flag("--all", events_options.all, "include the resync's unchanged results");
+  events.add_option("--repo", events_options.repository, "only this repository");
+  events.add_option("--target", events_options.target, "only this target");
+  events.add_option("--since", since, "only results newer than this (e.g. 1h)");
+
+  ClusterArgs dlq_args;
+  ctl::DlqOptions dlq_options;
+  CLI::App& dlq = *app.add_subcommand("dlq", "the dead-letter queue");
+  dlq.require_subcommand(1);
+  CLI::App& dlq_list = *dlq.add_subcommand("list", "dead-lettered events and whether each was replayed");
+  dlq_args.add_to(dlq_list);
+  CLI::App& dlq_replay = *dlq.add_subcommand(
+      "replay", "re-publish dead-lettered events to the events topic, each once");
+  dlq_args.add_to(dlq_replay);
+  auto* replay_id = dlq_replay.add_option("--id", dlq_options.id, "PARTITION:OFFSET of one");
+  auto* replay_all = dlq_replay.add_flag("--all", dlq_options.all, "every one not replayed yet");
+  replay_id->excludes(replay_all);
+
+  ClusterArgs sync_args;
+  ctl::SyncOptions sync_options;
+  std::string wait_timeout;
+  CLI::App& sync = *app.add_subcommand(
+      "sync", "ask the workers to reconcile REPO now (apply the branch tip, correct drift); "
+              "--wait prints each target's result, exit 1 if one failed");
+  sync_args.add_to(sync);
+  sync.add_option("REPO", sync_options.repository, "a configured repository")->required();
+  sync.add_option("--target", sync_options.targets, "only this target (repeatable)");
+  sync.add_flag("--wait", sync_options.wait, "wait for every target's result");
+  sync.add_option("--wait-timeout", wait_timeout, "how long --wait waits (default 15m)");
+
+  // CLI11 would call a misspelt command only "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto commands = app.get_subcommands([&](CLI::App* c) { return c->get_name() == argv[1]; });
+    if (commands.empty()) return usage_error("unknown command '" + std::string(argv[1]) + "'");
   }
-  if (command == "check-config") return check_config(argc - 2, argv + 2);
-  if (command == "sign") return sign(argc - 2, argv + 2);
-  if (command == "dev") return dev(argc - 2, argv + 2);
-  if (command == "init-topics") return init_topics(argc - 2, argv + 2);
-  if (command == "status") return status(argc - 2, argv + 2);
-  if (command == "events") return events(argc - 2, argv + 2);
-  if (command == "dlq") return dlq(argc - 2, argv + 2);
-  if (command == "sync") return sync(argc - 2, argv + 2);
-  return usage_error("unknown command '" + std::string(command) + "'");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return usage_error(e.what());
+  }
+
+  try {
+    if (check.parsed()) {
+      auto config = load_config_or_report(check_path, BrokerUse::cluster);
+      if (!config) return kExitBadConfig;
+      return report_valid_config(*config);
+    }
+    if (dev.parsed()) return exec_dev(dev.remaining());
+    if (sign_command.parsed()) return sign(secret_file, provider, event, delivery, send_url, body_file);
+    if (init.parsed()) {
+      if (init_options.partitions == 0 || init_options.replication == 0)
+        throw UsageError("init-topics: --partitions and --replication are required");
+      set_cluster_options(init_args, init_options);
+      auto config = load_cluster_config(init_args.config_path);
+      if (!config) return kExitBadConfig;
+      return ctl::run_init_topics(*config, init_options, std::cout, std::cerr);
+    }
+    if (status.parsed()) {
+      set_cluster_options(status_args, status_options);
+      auto config = load_cluster_config(status_args.config_path);
+      if (!config) return kExitBadConfig;
+      return ctl::run_status(*config, status_options, std::cout, std::cerr);
+    }
+    if (events.parsed()) {
+      set_cluster_options(events_args, events_options);
+      if (!since.empty()) events_options.since = ClusterArgs::duration("--since", since);
+      auto config = load_cluster_config(events_args.config_path);
+      if (!config) return kExitBadConfig;
+      std::signal(SIGINT, [](int) { interrupted.store(true); });
+      std::signal(SIGTERM, [](int) { interrupted.store(true); });
+      return ctl::run_events(*config, events_options, interrupted, std::cout, std::cerr);
+    }
+    if (dlq_list.parsed() || dlq_replay.parsed()) {
+      if (dlq_replay.parsed() && dlq_options.all == !dlq_options.id.empty())
+        throw UsageError("dlq replay: give either --id ID or --all");
+      set_cluster_options(dlq_args, dlq_options);
+      auto config = load_cluster_config(dlq_args.config_path);
+      if (!config) return kExitBadConfig;
+      return dlq_list.parsed() ? ctl::run_dlq_list(*config, dlq_options, std::cout, std::cerr)
+                               : ctl::run_dlq_replay(*config, dlq_options, std::cout, std::cerr);
+    }
+    if (sync.parsed()) {
+      set_cluster_options(sync_args, sync_options);
+      if (!wait_timeout.empty())
+        sync_options.wait_timeout = ClusterArgs::duration("--wait-timeout", wait_timeout);
+      auto config = load_cluster_config(sync_args.config_path);
+      if (!config) return kExitBadConfig;
+      sync_options.sender = login_name();
+      return ctl::run_sync(*config, sync_options, std::cout, std::cerr);
+    }
+  } catch (const UsageError& e) {
+    return usage_error(e.what());
+  }
+  return usage_error("no command");  // require_subcommand(1) makes this unreachable
 }

@@ -9,7 +9,7 @@ cd "$here"
 work=/tmp/gitopsd-dev   # the paths in deploy/examples/dev.yaml
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target gitopsctl
+cmake --build build -j "$(nproc)" --target gitopsctl gitopsctl-dev
 
 mkdir -p "$work"
 if [ ! -d "$work/demo.git" ]; then

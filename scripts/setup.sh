@@ -33,7 +33,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
   openssh-server openssh-client
   "${release_packages[@]}"
-  librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   maven kcat
   python3-jsonschema wrk webhook openssl

@@ -1,7 +1,8 @@
 # ctest systemd_units: generates the units from *.service.in the way the install does, but
 # with ExecStart pointing at the built binaries (verify wants existing executables), in both
 # variants (Type=notify and Type=notify-reload, configure_unit.cmake), then
-#   - each has the Type= and ExecReload= of its variant;
+#   - each has the Type= and ExecReload= of its variant, and checks the config with its own
+#     daemon's --check-config before starting (ExecStartPre=);
 #   - `systemd-analyze verify` must pass for each variant this systemd knows (notify-reload
 #     needs 253: on Debian 12 only the notify variant is verified, and the test says so), and
 #   - `systemd-analyze security --offline=true` must rate the receiver <= 2.5 and the
@@ -35,10 +36,8 @@ set(failures "")
 foreach(notify_reload IN ITEMS OFF ON)
   if(notify_reload)
     set(variant notify-reload)
-    set(exec_reload "${GITOPSD_INSTALL_FULL_BINDIR}/gitopsctl check-config --config ${CONFIG_FILE}")
   else()
     set(variant notify)
-    set(exec_reload "/bin/kill -HUP $MAINPID")
   endif()
   set(configured "")
   if((notify_reload AND NOTIFY_RELOAD) OR (NOT notify_reload AND NOT NOTIFY_RELOAD))
@@ -47,9 +46,21 @@ foreach(notify_reload IN ITEMS OFF ON)
   file(MAKE_DIRECTORY ${WORK_DIR}/${variant})
   foreach(unit IN LISTS UNITS)
     set(name "${unit} [Type=${variant}]${configured}")
+    # Each unit checks the file with its own daemon's --check-config (start and reload).
+    string(REGEX REPLACE "@?\\.service$" "" daemon ${unit})
+    set(check_config "${GITOPSD_INSTALL_FULL_BINDIR}/${daemon} --check-config --config ${CONFIG_FILE}")
+    if(notify_reload)
+      set(exec_reload "${check_config}")
+    else()
+      set(exec_reload "/bin/kill -HUP $MAINPID")
+    endif()
     gitopsd_configure_unit(${SOURCE_DIR}/${unit}.in ${WORK_DIR}/${variant}/${unit} ${notify_reload})
     file(STRINGS ${WORK_DIR}/${variant}/${unit} types REGEX "^Type=")
     file(STRINGS ${WORK_DIR}/${variant}/${unit} reloads REGEX "^ExecReload=")
+    file(STRINGS ${WORK_DIR}/${variant}/${unit} start_checks REGEX "^ExecStartPre=")
+    if(NOT start_checks STREQUAL "ExecStartPre=${check_config}")
+      list(APPEND failures "${name}: want ExecStartPre=${check_config}, have ${start_checks}")
+    endif()
     if(NOT types STREQUAL "Type=${variant}" OR NOT reloads STREQUAL "ExecReload=${exec_reload}")
       list(APPEND failures "${name}: want Type=${variant} and ExecReload=${exec_reload}, have ${types} ${reloads}")
     endif()

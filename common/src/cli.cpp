@@ -1,5 +1,6 @@
 #include "gitopsd/cli.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -11,60 +12,35 @@ namespace gitopsd {
 std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, const char* name,
                                                       const char* summary, bool with_instance) {
   DaemonOptions options;
-  auto usage = [&](std::ostream& out) {
-    out << "usage: " << name << " [--config PATH] [--check-config] [--log-level LEVEL]"
-        << (with_instance ? " [--instance N]" : "") << "\n"
-        << summary << "\n\n"
-        << "  --config PATH      configuration file (default " << kDefaultConfigPath << ")\n"
-        << "  --check-config     validate the configuration and exit (0 valid, 2 invalid)\n";
-    if (with_instance) {
-      out << "  --instance N       instance N (1..1000) of several on this host, as in\n"
-          << "                     gitopsd-worker@N: the admin endpoint listens on port + N - 1\n";
-    }
-    out << "  --log-level LEVEL  trace .. off (default: the config's log_level, info)\n"
-        << "  --version          print the version and exit\n";
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (arg == "--config") {
-      const char* v = value();
-      if (!v) { usage(std::cerr); return 2; }
-      options.config_path = v;
-    } else if (arg.starts_with("--config=")) {
-      options.config_path = std::string(arg.substr(9));
-    } else if (arg == "--check-config") {
-      options.check_config = true;
-    } else if (arg == "--log-level") {
-      const char* v = value();
-      if (!v) { usage(std::cerr); return 2; }
-      if (!is_log_level(v)) {
-        std::cerr << name << ": unknown log level '" << v << "': expected " << kLogLevelChoices
-                  << "\n";
-        return 2;
-      }
-      options.log_level = v;
-    } else if (arg == "--instance" && with_instance) {
-      const char* v = value();
-      char* end = nullptr;
-      unsigned long n = v ? std::strtoul(v, &end, 10) : 0;
-      if (!v || *v == '\0' || *end != '\0' || n < 1 || n > 1000) {
-        std::cerr << name << ": --instance needs a number from 1 to 1000\n";
-        return 2;
-      }
-      options.instance = static_cast<unsigned>(n);
-    } else if (arg == "--version") {
-      std::cout << name << " " << GITOPSD_VERSION << "\n";
-      return 0;
-    } else if (arg == "--help" || arg == "-h") {
-      usage(std::cout);
-      return 0;
-    } else {
-      std::cerr << name << ": unknown argument '" << arg << "'\n";
-      usage(std::cerr);
-      return 2;
-    }
+  CLI::App app{summary, name};
+  app.set_version_flag("--version", std::string(name) + " " + GITOPSD_VERSION);
+  app.add_option("--config", options.config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", options.check_config,
+               "validate the configuration and exit (0 valid, 2 invalid)");
+  std::string log_level;
+  auto* log_level_option = app.add_option("--log-level", log_level,
+                 "trace .. off (default: the config's log_level, info)")
+      ->check(CLI::Validator(
+          [](const std::string& level) {
+            return is_log_level(level) ? std::string()
+                                       : "unknown log level '" + level + "': expected " +
+                                             std::string(kLogLevelChoices);
+          },
+          "LEVEL"));
+  if (with_instance) {
+    app.add_option("--instance", options.instance,
+                   "instance N of several on this host, as in gitopsd-worker@N: the admin "
+                   "endpoint listens on port + N - 1")
+        ->check(CLI::Range(1u, 1000u));
   }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::cerr << name << ": " << e.what() << "\nRun '" << name << " --help' for the options.\n";
+    return 2;
+  }
+  if (log_level_option->count() > 0) options.log_level = log_level;
   return options;
 }
 

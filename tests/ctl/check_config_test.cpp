@@ -1,6 +1,8 @@
 // `gitopsctl check-config` and the daemons judge a config file alike: a file the daemons
 // refuse (exit 2, "file:line:column: what is wrong") gets the same message and exit code from
 // gitopsctl, and the warnings of a file they take are printed the same way by all three.
+// The command lines of all three (CLI11): a bad argument is exit 2 with what was wrong, help
+// and version are exit 0.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -63,8 +65,9 @@ class CheckConfigTest : public ::testing::Test {
   // (after line 2), `extra` at the end (from line 12 when `kafka` is empty).
   std::string config(const std::string& kafka, const std::string& extra,
                      const std::string& url = "https://example.com/r.git",
-                     const std::string& dest = "/srv/www") {
-    return write("gitopsd.yaml", "kafka:\n  brokers: \"127.0.0.1:1\"\n" + kafka +
+                     const std::string& dest = "/srv/www",
+                     const std::string& brokers = "127.0.0.1:1") {
+    return write("gitopsd.yaml", "kafka:\n  brokers: \"" + brokers + "\"\n" + kafka +
                                      "repositories:\n  - name: infra\n    provider: github\n"
                                      "    match: acme/infra\n    secrets: [{file: " + secret_ +
                                      "}]\n    url: " + url +
@@ -80,6 +83,7 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlRefuseTheSameFilesAlike) {
   write("garbage.pem", "not a certificate\n");
   struct Case {
     std::string kafka, extra, url = "https://example.com/r.git", dest = "/srv/www";
+    std::string brokers = "127.0.0.1:1";
     std::string message;  // a part of what every program must print
   };
   const Case cases[] = {
@@ -99,9 +103,12 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlRefuseTheSameFilesAlike) {
       {.dest = "/var/lib/gitopsd/www",
        .message = ":11:36: repositories[0].targets[0].apply.dest: '/var/lib/gitopsd/www' is "
                   "inside worker.state_dir"},
+      // The units check with the daemons' --check-config; gitopsctl judges alike, so a dev
+      // config is not "ok" for a daemon it would then fail to start.
+      {.brokers = "embedded", .message = ":2:12: kafka.brokers: 'embedded' is only for `gitopsctl dev`"},
   };
   for (const Case& c : cases) {
-    const std::string path = config(c.kafka, c.extra, c.url, c.dest);
+    const std::string path = config(c.kafka, c.extra, c.url, c.dest, c.brokers);
     const Outcome ctl = run({GITOPSCTL_BIN, "check-config", "--config", path});
     EXPECT_EQ(ctl.exit_code, 2) << c.message;
     EXPECT_THAT(ctl.err, StartsWith(path + ":")) << c.message;
@@ -134,6 +141,63 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlPrintTheSameWarnings) {
     EXPECT_EQ(d.exit_code, 0) << daemon;
     EXPECT_EQ(d.out, ctl.out) << daemon;
     EXPECT_EQ(d.err, ctl.err) << daemon;
+  }
+}
+
+class CommandLineTest : public CheckConfigTest {};
+
+TEST_F(CommandLineTest, BadArgumentsAreExitTwoAndSayWhatIsWrong) {
+  const struct {
+    std::vector<std::string> argv;
+    std::string message;
+  } cases[] = {
+      {{GITOPSCTL_BIN}, "gitopsctl: A subcommand is required"},
+      {{GITOPSCTL_BIN, "deploy"}, "gitopsctl: unknown command 'deploy'"},
+      {{GITOPSCTL_BIN, "status", "--bogus"}, "--bogus"},
+      {{GITOPSCTL_BIN, "init-topics", "--partitions", "0", "--replication", "1"},
+       "--partitions: Value 0 not in range 1 to 1000000"},
+      {{GITOPSCTL_BIN, "init-topics", "--partitions", "2"},
+       "--partitions and --replication are required"},
+      {{GITOPSCTL_BIN, "events", "--since", "soon"}, "--since: invalid duration 'soon'"},
+      {{GITOPSCTL_BIN, "sync"}, "REPO is required"},
+      {{GITOPSCTL_BIN, "sync", "infra", "--wait-timeout", "x"}, "--wait-timeout: invalid duration"},
+      {{GITOPSCTL_BIN, "dlq"}, "A subcommand is required"},
+      {{GITOPSCTL_BIN, "dlq", "replay", "--id", "0:1", "--all"}, "--id excludes --all"},
+      {{GITOPSCTL_BIN, "dlq", "replay"}, "give either --id ID or --all"},
+      {{GITOPSCTL_BIN, "sign", "--secret-file", "s", "--provider", "bitbucket", "body.json"},
+       "--provider: bitbucket not in {github,gitlab,gitea}"},
+      {{GITOPSCTL_BIN, "sign", "--provider", "github"}, "--secret-file is required"},
+      {{GITOPSCTL_BIN, "dev", "--bogus"}, "gitopsctl dev: The following argument was not expected: --bogus"},
+      {{GITOPSD_WORKER_BIN, "--instance", "0"}, "gitopsd-worker: --instance: Value 0 not in range 1 to 1000"},
+      {{GITOPSD_WORKER_BIN, "--log-level", "loud"}, "unknown log level 'loud'"},
+      {{GITOPSD_RECEIVER_BIN, "--instance", "2"}, "--instance"},  // only the worker has instances
+      {{GITOPSD_RECEIVER_BIN, "--config"}, "--config: 1 required TEXT missing"},
+  };
+  for (const auto& c : cases) {
+    const Outcome o = run(c.argv);
+    EXPECT_EQ(o.exit_code, 2) << c.argv.back() << ": " << o.err;
+    EXPECT_THAT(o.err, HasSubstr(c.message)) << c.argv.back();
+    EXPECT_EQ(o.out, "") << c.argv.back();
+  }
+}
+
+TEST_F(CommandLineTest, HelpAndVersionAreExitZero) {
+  const Outcome help = run({GITOPSCTL_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"check-config", "dev", "sign", "init-topics", "status", "events",
+                              "dlq", "sync"}) {
+    EXPECT_THAT(help.out, HasSubstr("\n  " + std::string(command) + " ")) << command;
+  }
+  // `gitopsctl dev --help` is gitopsctl-dev's own help: gitopsctl found and ran it.
+  const Outcome dev = run({GITOPSCTL_BIN, "dev", "--help"});
+  EXPECT_EQ(dev.exit_code, 0) << dev.err;
+  EXPECT_THAT(dev.out, HasSubstr("Usage: gitopsctl dev [OPTIONS]"));
+  EXPECT_THAT(dev.out, HasSubstr("--log-level"));
+  for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN}) {
+    const Outcome version = run({daemon, "--version"});
+    EXPECT_EQ(version.exit_code, 0) << daemon;
+    EXPECT_THAT(version.out, HasSubstr(" 0.")) << daemon;
+    EXPECT_EQ(run({daemon, "--help"}).exit_code, 0) << daemon;
   }
 }
 

@@ -1,4 +1,4 @@
-// `gitopsctl dev`: gitopsd on a laptop in one process. An embedded broker (embedded_broker.hpp),
+// `gitopsctl dev` (the gitopsctl-dev program): gitopsd on a laptop in one process. An embedded broker (embedded_broker.hpp),
 // the receiver and a worker, each with its admin listener, run on a config whose
 // kafka.brokers is "embedded" (deploy/examples/dev.yaml), and the command prints how to push a
 // change and send the webhook that gets it applied.
@@ -14,6 +14,7 @@ namespace gitopsd::ctl {
 struct DevOptions {
   std::string config_path = "deploy/examples/dev.yaml";  // relative to the working directory
   std::string log_level = "info";                        // trace .. critical, off
+  std::string gitopsctl = "gitopsctl";  // how the printed next steps run gitopsctl
 };
 
 // Runs until SIGINT or SIGTERM, then stops the receiver (requests in flight finish, the

@@ -196,12 +196,6 @@ void try_it(std::ostream& s, const Config& config, const Repository& r,
     << human(config.worker.resync_interval) << " and applies what it finds.\n";
 }
 
-std::string self_path() {
-  std::error_code ec;
-  auto path = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("gitopsctl") : path.string();
-}
-
 }  // namespace
 
 std::string dev_next_steps(const Config& config, const DevAddresses& addresses,
@@ -291,7 +285,7 @@ int run_dev(const DevOptions& options, std::ostream& out) {
     const auto deadline = std::chrono::steady_clock::now() + kReadyWait;
     while (!(producer.connected() && engine.ready()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    out << dev_next_steps(*config, addresses, self_path()) << std::flush;
+    out << dev_next_steps(*config, addresses, options.gitopsctl) << std::flush;
 
     int signal = 0;
     sigwait(&signals, &signal);

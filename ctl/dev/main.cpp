@@ -1,0 +1,36 @@
+// gitopsctl-dev: what `gitopsctl dev` runs (gitopsctl execs it, adding --gitopsctl with its own
+// path). A program of its own so that gitopsctl links no receiver, worker or git code.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "gitopsd/ctl/dev.hpp"
+#include "gitopsd/log.hpp"
+
+int main(int argc, char** argv) {
+  gitopsd::ctl::DevOptions options;
+  CLI::App app{
+      "try gitopsd on this machine: an embedded Kafka broker (in memory), the receiver and a\n"
+      "worker in this one process, on a config whose kafka.brokers is \"embedded\" (default\n"
+      "deploy/examples/dev.yaml, whose repository and secret scripts/quickstart.sh creates);\n"
+      "prints how to push a change and send its webhook, logs to stderr, runs until\n"
+      "SIGINT/SIGTERM (exit 0; 2 for a config it cannot use)",
+      "gitopsctl dev"};
+  app.add_option("--config", options.config_path, "configuration file")->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace .. off")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](const std::string& level) {
+            return gitopsd::is_log_level(level) ? std::string() : "unknown log level '" + level + "'";
+          },
+          "LEVEL"));
+  app.add_option("--gitopsctl", options.gitopsctl, "the gitopsctl the printed steps run")
+      ->group("");  // set by gitopsctl, not by people
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::cerr << "gitopsctl dev: " << e.what() << "\nRun 'gitopsctl dev --help' for the options.\n";
+    return 2;
+  }
+  return gitopsd::ctl::run_dev(options, std::cout);
+}
