@@ -29,9 +29,16 @@ std::variant<DaemonOptions, int> parse_daemon_options(int argc, char** argv, con
           "LEVEL"));
   if (with_instance) {
     app.add_option("--instance", options.instance,
-                   "instance N of several on this host, as in gitopsd-worker@N: the admin "
-                   "endpoint listens on port + N - 1")
-        ->check(CLI::Range(1u, 1000u));
+                   "instance N (1..1000) of several on this host, as in gitopsd-worker@N: the "
+                   "admin endpoint listens on port + N - 1")
+        ->check(CLI::Validator(
+            [](const std::string& text) {
+              const bool number = !text.empty() && text.size() <= 4 &&
+                                  text.find_first_not_of("0123456789") == std::string::npos &&
+                                  std::stoul(text) >= 1 && std::stoul(text) <= 1000;
+              return number ? std::string() : std::string("needs a number from 1 to 1000");
+            },
+            "N"));
   }
   try {
     app.parse(argc, argv);
@@ -70,16 +77,6 @@ int report_valid_config(const Config& config) {
   if (!config.warnings.empty()) std::cout << ", " << config.warnings.size() << " warnings";
   std::cout << ")\n";
   return 0;
-}
-
-sigset_t block_stop_signals(bool and_hangup) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  if (and_hangup) sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
 }
 
 }  // namespace gitopsd

@@ -49,22 +49,22 @@ const RestartOnlyKey kWorkerKeys[] = {
 
 #undef GITOPSD_RESTART_ONLY
 
-std::span<const RestartOnlyKey> restart_only_keys(Daemon daemon) {
-  if (daemon == Daemon::receiver) return kReceiverKeys;
+std::span<const RestartOnlyKey> restart_only_keys(DaemonKind daemon) {
+  if (daemon == DaemonKind::receiver) return kReceiverKeys;
   return kWorkerKeys;
 }
 
 }  // namespace
 
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next,
-                                              Daemon daemon) {
+                                              DaemonKind daemon) {
   std::vector<std::string> changed;
   for (const RestartOnlyKey& key : restart_only_keys(daemon))
     if (key.differs(running, next)) changed.emplace_back(key.name);
   return changed;
 }
 
-Config keep_restart_only(const Config& running, Config next, Daemon daemon) {
+Config keep_restart_only(const Config& running, Config next, DaemonKind daemon) {
   for (const RestartOnlyKey& key : restart_only_keys(daemon)) key.keep(running, next);
   return next;
 }
@@ -93,7 +93,7 @@ void apply_log_level(const Config& config, const std::optional<std::string>& ove
 }
 
 ConfigReloader::ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse use,
-                               Daemon daemon, Metrics& metrics,
+                               DaemonKind daemon, Metrics& metrics,
                                std::optional<std::string> log_level_override)
     : use_(use),
       daemon_(daemon),

@@ -39,11 +39,11 @@ TEST(RestartOnlyChangesTest, NamesOnlyTheKeysTheDaemonTakesAtStart) {
   next.repositories.push_back(repository("infra", "s"));
   next.log_level = "debug";
 
-  EXPECT_THAT(restart_only_changes(running, next, Daemon::receiver),
+  EXPECT_THAT(restart_only_changes(running, next, DaemonKind::receiver),
               ElementsAre("kafka.brokers", "receiver.listen"));
-  EXPECT_THAT(restart_only_changes(running, next, Daemon::worker),
+  EXPECT_THAT(restart_only_changes(running, next, DaemonKind::worker),
               ElementsAre("kafka.brokers", "kafka.topics", "worker.group_id"));
-  EXPECT_THAT(restart_only_changes(running, running, Daemon::worker), IsEmpty());
+  EXPECT_THAT(restart_only_changes(running, running, DaemonKind::worker), IsEmpty());
 }
 
 TEST(RestartOnlyChangesTest, KeepsTheRunningValuesOfRestartOnlyKeysAndTakesTheRest) {
@@ -56,13 +56,13 @@ TEST(RestartOnlyChangesTest, KeepsTheRunningValuesOfRestartOnlyKeysAndTakesTheRe
   next.receiver.idle_timeout = std::chrono::seconds(5);
   next.repositories.push_back(repository("infra", "s"));
 
-  const Config kept = keep_restart_only(running, next, Daemon::receiver);
+  const Config kept = keep_restart_only(running, next, DaemonKind::receiver);
   EXPECT_TRUE(kept.kafka.properties.empty());
   EXPECT_EQ(kept.receiver.threads, 4u);
   EXPECT_EQ(kept.receiver.dedupe_window, running.receiver.dedupe_window);
   EXPECT_EQ(kept.receiver.idle_timeout, std::chrono::seconds(5));
   EXPECT_EQ(kept.repositories, next.repositories);
-  EXPECT_THAT(restart_only_changes(running, kept, Daemon::receiver), IsEmpty());
+  EXPECT_THAT(restart_only_changes(running, kept, DaemonKind::receiver), IsEmpty());
 }
 
 TEST(RepositoryChangesTest, TellsAddedRemovedAndChangedByName) {
@@ -106,7 +106,7 @@ class ConfigReloaderTest : public ::testing::Test {
 TEST_F(ConfigReloaderTest, InstallsAValidFileAndKeepsTheRunningConfigOnAnInvalidOne) {
   const std::string path = write("gitopsd.yaml", config_with("  listen: \"127.0.0.1:8080\"\n"));
   ConfigReloader reloader(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
-                          Daemon::receiver, metrics_, std::nullopt);
+                          DaemonKind::receiver, metrics_, std::nullopt);
   const auto initial = reloader.running();
   EXPECT_EQ(gauge(), 1) << "no alert before the first reload";
 
@@ -135,7 +135,7 @@ TEST_F(ConfigReloaderTest, InstallsAValidFileAndKeepsTheRunningConfigOnAnInvalid
 TEST_F(ConfigReloaderTest, AConfigRefusedByTheDaemonIsAFailedReload) {
   const std::string path = write("gitopsd.yaml", config_with("  body_timeout: 5s\n"));
   ConfigReloader reloader(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
-                          Daemon::receiver, metrics_, std::nullopt);
+                          DaemonKind::receiver, metrics_, std::nullopt);
   const auto initial = reloader.running();
   write("gitopsd.yaml", config_with("  body_timeout: 6s\n"));
   EXPECT_FALSE(reloader.reload([](std::shared_ptr<const Config>) {
@@ -160,7 +160,7 @@ TEST_F(ConfigReloaderTest, TellsSystemdReloadingNowThenReadyWithAStatusThatNames
   ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
   const std::string path = write("gitopsd.yaml", config_with("  body_timeout: 5s\n"));
   ConfigReloader reloader(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
-                          Daemon::receiver, metrics_, std::nullopt);
+                          DaemonKind::receiver, metrics_, std::nullopt);
   auto noop = [](std::shared_ptr<const Config>) {};
   // The reload's messages: RELOADING=1 stamped between `before` and `after` (Type=notify-reload
   // takes it only with a timestamp no older than its SIGHUP), then READY=1 with a status.
@@ -197,13 +197,13 @@ TEST_F(ConfigReloaderTest, TellsSystemdReloadingNowThenReadyWithAStatusThatNames
 TEST_F(ConfigReloaderTest, LogLevelFollowsTheFileUnlessGivenOnTheCommandLine) {
   const std::string path = write("gitopsd.yaml", "log_level: info\n");
   ConfigReloader follows(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
-                         Daemon::worker, metrics_, std::nullopt);
+                         DaemonKind::worker, metrics_, std::nullopt);
   write("gitopsd.yaml", "log_level: error\n");
   ASSERT_TRUE(follows.reload([](std::shared_ptr<const Config>) {}));
   EXPECT_EQ(spdlog::get_level(), spdlog::level::err);
 
   ConfigReloader pinned(std::make_shared<const Config>(load_config(path)), BrokerUse::any,
-                        Daemon::worker, metrics_, "debug");
+                        DaemonKind::worker, metrics_, "debug");
   write("gitopsd.yaml", "log_level: critical\n");
   ASSERT_TRUE(pinned.reload([](std::shared_ptr<const Config>) {}));
   EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);

@@ -168,7 +168,7 @@ TEST_F(CommandLineTest, BadArgumentsAreExitTwoAndSayWhatIsWrong) {
        "--provider: bitbucket not in {github,gitlab,gitea}"},
       {{GITOPSCTL_BIN, "sign", "--provider", "github"}, "--secret-file is required"},
       {{GITOPSCTL_BIN, "dev", "--bogus"}, "gitopsctl dev: The following argument was not expected: --bogus"},
-      {{GITOPSD_WORKER_BIN, "--instance", "0"}, "gitopsd-worker: --instance: Value 0 not in range 1 to 1000"},
+      {{GITOPSD_WORKER_BIN, "--instance", "0"}, "gitopsd-worker: --instance: needs a number from 1 to 1000"},
       {{GITOPSD_WORKER_BIN, "--log-level", "loud"}, "unknown log level 'loud'"},
       {{GITOPSD_RECEIVER_BIN, "--instance", "2"}, "--instance"},  // only the worker has instances
       {{GITOPSD_RECEIVER_BIN, "--config"}, "--config: 1 required TEXT missing"},

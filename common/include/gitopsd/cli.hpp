@@ -1,8 +1,6 @@
 // Command-line handling the three binaries share: --config, --check-config, --log-level.
 #pragma once
 
-#include <signal.h>
-
 #include <optional>
 #include <string>
 #include <variant>
@@ -43,10 +41,5 @@ inline constexpr int kExitBadConfig = 2;
 // What `--check-config` and `gitopsctl check-config` print for a config that loaded: each
 // warning on stderr, then "PATH: ok (N repositories)" on stdout. Returns 0, their exit code.
 int report_valid_config(const Config& config);
-
-// Blocks SIGTERM and SIGINT (and SIGHUP, the reload request, with `and_hangup`) in the
-// calling thread, and so in every thread it starts afterwards (call it first): they are then
-// taken by one thread with sigwait on the returned set.
-sigset_t block_stop_signals(bool and_hangup = false);
 
 }  // namespace gitopsd

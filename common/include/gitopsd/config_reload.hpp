@@ -15,17 +15,17 @@
 
 namespace gitopsd {
 
-enum class Daemon { receiver, worker };
+enum class DaemonKind { receiver, worker };
 
 // The keys `daemon` takes only at start whose value differs between `running` and `next`
 // ("kafka", "receiver.listen", ...), in a fixed order. Keys the daemon does not use are
 // never named.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next,
-                                              Daemon daemon);
+                                              DaemonKind daemon);
 
 // `next` with every restart-only key of `daemon` set back to its running value: what the
 // daemon actually runs with after the reload.
-Config keep_restart_only(const Config& running, Config next, Daemon daemon);
+Config keep_restart_only(const Config& running, Config next, DaemonKind daemon);
 
 // What a reload changed in the repositories, by name; for the log line.
 struct RepositoryChanges {
@@ -42,7 +42,7 @@ class ConfigReloader {
  public:
   // `initial` is the config the daemon started with (re-read from initial->path);
   // `log_level_override` is --log-level, which wins over the file's log_level.
-  ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse use, Daemon daemon,
+  ConfigReloader(std::shared_ptr<const Config> initial, BrokerUse use, DaemonKind daemon,
                  Metrics& metrics, std::optional<std::string> log_level_override);
 
   // The config in force: the last one `install` took, or the initial one.
@@ -60,7 +60,7 @@ class ConfigReloader {
 
  private:
   BrokerUse use_;
-  Daemon daemon_;
+  DaemonKind daemon_;
   Metrics& metrics_;
   std::optional<std::string> log_level_override_;
   std::shared_ptr<const Config> running_;

@@ -1,29 +1,18 @@
 #include "gitopsd/ctl/dev.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <sstream>
-#include <stop_token>
 #include <thread>
-#include <vector>
 
-#include "gitopsd/admin_server.hpp"
 #include "gitopsd/cli.hpp"
 #include "gitopsd/config_reload.hpp"
 #include "gitopsd/ctl/embedded_broker.hpp"
-#include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/daemon_main.hpp"
 #include "gitopsd/log.hpp"
-#include "gitopsd/metrics.hpp"
-#include "gitopsd/receiver/server.hpp"
-#include "gitopsd/worker/mirror.hpp"
-#include "gitopsd/worker/worker.hpp"
+#include "gitopsd/receiver/daemon.hpp"
+#include "gitopsd/worker/daemon.hpp"
 
 namespace gitopsd::ctl {
 namespace {
@@ -232,83 +221,35 @@ int run_dev(const DevOptions& options, std::ostream& out) {
   log_config_warnings(*config);
   auto log = logger("dev");
 
-  // SIGTERM/SIGINT are taken by this thread (sigwait below).
-  const sigset_t signals = block_stop_signals();
+  StopSignals signals(/*with_hangup=*/false);  // `gitopsctl dev` takes no reloads: restart it
   try {
     EmbeddedBroker broker(config->kafka.topics);
     config->kafka.brokers = broker.bootstrap();
-    worker::init_libgit2();
-
-    // The receiver as gitopsd-receiver runs it: webhook and admin listeners on one io_context.
-    const unsigned threads = receiver::io_threads(config->receiver);
-    boost::asio::io_context receiver_io(static_cast<int>(threads));
-    Metrics receiver_metrics;
-    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);
-    AdminServer receiver_admin(receiver_io, config->receiver.admin_listen, receiver_metrics,
-                               [&producer] { return producer.connected(); });
-    // Both parts share one config; `gitopsctl dev` takes no reloads (restart it instead).
+    // The two daemons as their programs run them, each with its own metrics and admin
+    // listener, on one config.
     const auto shared = std::make_shared<const Config>(*config);
-    receiver::Server server(receiver_io, shared, producer, receiver_metrics);
+    receiver::Daemon receiver(shared, options.log_level);
+    worker::Daemon worker(shared, options.log_level, /*instance=*/0, [&signals] { signals.interrupt(); });
 
-    // The worker as gitopsd-worker runs it, with its own metrics and admin listener.
-    Metrics worker_metrics;
-    worker::Worker engine(shared, worker_metrics);
-    boost::asio::io_context worker_io(1);
-    AdminServer worker_admin(worker_io, config->worker.admin_listen, worker_metrics,
-                             [&engine] { return engine.ready(); });
-
-    const DevAddresses addresses{broker.bootstrap(), server.local_address(),
-                                 receiver_admin.local_address(), worker_admin.local_address()};
+    const DevAddresses addresses{broker.bootstrap(), receiver.address(), receiver.admin_address(),
+                                 worker.admin_address()};
     log->info("running broker={} receiver={} receiver_admin={} worker_admin={} repositories={}",
               addresses.bootstrap, addresses.receiver.to_string(),
               addresses.receiver_admin.to_string(), addresses.worker_admin.to_string(),
               config->repositories.size());
-
-    std::vector<std::jthread> receiver_threads;
-    for (unsigned i = 0; i < threads; ++i)
-      receiver_threads.emplace_back([&receiver_io] { receiver_io.run(); });
-    std::jthread worker_admin_thread([&worker_io] { worker_io.run(); });
-    const pthread_t main_thread = pthread_self();
-    std::stop_source worker_stop;
-    std::atomic<bool> failed{false};
-    std::jthread worker_thread([&] {
-      try {
-        engine.run(worker_stop.get_token());
-      } catch (const std::exception& e) {
-        log->critical("worker stopped: {}", e.what());
-        failed.store(true);
-      }
-      // Ended without being asked to: wake the sigwait so that everything else stops too.
-      if (!worker_stop.stop_requested()) pthread_kill(main_thread, SIGTERM);
-    });
-
     const auto deadline = std::chrono::steady_clock::now() + kReadyWait;
-    while (!(producer.connected() && engine.ready()) && std::chrono::steady_clock::now() < deadline)
+    while (!(receiver.ready() && worker.ready()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     out << dev_next_steps(*config, addresses, options.gitopsctl) << std::flush;
 
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (failed.load()) {
-      log->info("stopping: the worker failed");
-    } else {
-      log->info("signal={} stopping: receiver first, then the worker, then the broker", signal);
-    }
+    const int signal = signals.wait();
+    log->info("signal={} stopping: receiver first, then the worker, then the broker", signal);
     // The receiver first: requests in flight get their Kafka acknowledgement and answer.
-    boost::asio::post(receiver_io, [&] {
-      receiver_admin.stop();
-      server.shutdown();
-    });
-    receiver_threads.clear();
-    if (!producer.flush(std::chrono::seconds(10))) log->error("producer flush timed out");
+    receiver.stop();
     // Then the worker: running applies finish, offsets are committed, the group is left.
-    worker_stop.request_stop();
-    worker_thread.join();
-    worker_admin.stop();
-    worker_io.stop();
-    worker_admin_thread.join();
+    const int code = worker.stop();
     log->info("stopped");
-    return failed.load() ? 1 : 0;
+    return code;
   } catch (const std::exception& e) {
     log->critical("cannot start: {}", e.what());
     return 1;
