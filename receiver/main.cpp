@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     const unsigned threads = receiver::io_threads(config->receiver);
     boost::asio::io_context io(static_cast<int>(threads));
     Metrics metrics;
-    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);
+    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout,
+                           {config->kafka.topics.events});
     AdminServer admin(io, config->receiver.admin_listen, metrics,
                       [&producer] { return producer.connected(); });
     receiver::Server server(io, config, producer, metrics);

@@ -249,7 +249,8 @@ int run_dev(const DevOptions& options, std::ostream& out) {
     const unsigned threads = receiver::io_threads(config->receiver);
     boost::asio::io_context receiver_io(static_cast<int>(threads));
     Metrics receiver_metrics;
-    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout);
+    KafkaProducer producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout,
+                           {config->kafka.topics.events});
     AdminServer receiver_admin(receiver_io, config->receiver.admin_listen, receiver_metrics,
                                [&producer] { return producer.connected(); });
     // Both parts share one config; `gitopsctl dev` takes no reloads (restart it instead).
