@@ -59,22 +59,10 @@ def main():
         os.chmod(secret, 0o600)
         port, aport, wport = al.free_port(), al.free_port(), al.free_port()
         dest = os.path.join(tmp, "dest")
-        config = os.path.join(tmp, "gitopsd.yaml")
-        with open(config, "w") as f:
-            f.write(f"""kafka:
-  brokers: "{bootstrap}"
-  properties: {{{args.properties}}}
-receiver:
-  listen: "127.0.0.1:{port}"
-  admin_listen: "127.0.0.1:{aport}"
-worker:
-  state_dir: {tmp}/state
-  admin_listen: "127.0.0.1:{wport}"
-  resync_interval: 1h
-repositories:
+        config = al.write_config(tmp, bootstrap, port, aport, wport, f"""\
   - {{name: small, provider: github, match: acme/small, url: "git://127.0.0.1:{gport}/small.git",
      secrets: [{{file: {secret}}}], targets: [{{name: site, path: site, apply: {{type: files, dest: {dest}}}}}]}}
-""")
+""", args.properties)
         if args.init_topics:
             subprocess.run([os.path.join(args.build, "ctl/gitopsctl"), "init-topics", "--config", config,
                             "--partitions", "4", "--replication", "1"], check=True, stdout=subprocess.DEVNULL)
@@ -110,15 +98,7 @@ repositories:
         print(f"target every change < 1 s: {'PASS' if max(latencies) < 1 else 'MISS'}; "
               f"p50 < 150 ms: {'PASS' if al.percentile(latencies, 50) < 0.15 else 'MISS'}")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.run([os.path.join(al.ROOT, "deploy/kafka/broker.sh"), "stop", "--dir", broker_dir],
-                       stdout=subprocess.DEVNULL)
+        al.stop(procs, broker_dir)
         if args.keep:
             print("kept", tmp)
         else:
