@@ -124,6 +124,39 @@ def change(work, n, path="site/d0/f0.txt"):
     git(work, "commit", "-qam", f"change {n}"); git(work, "push", "-q", "origin", "main")
 
 
+def stop(procs, broker_dir):
+    """Stops the processes (SIGTERM, SIGKILL after 30 s), then the broker."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    subprocess.run([os.path.join(ROOT, "deploy/kafka/broker.sh"), "stop", "--dir", broker_dir],
+                   stdout=subprocess.DEVNULL)
+
+
+def write_config(tmp, bootstrap, port, aport, wport, repositories, properties=""):
+    """A gitopsd.yaml in `tmp` for one receiver and one worker; `repositories` is its list's YAML
+    (two-space indented items), `properties` kafka.properties' entries in YAML flow style."""
+    config = os.path.join(tmp, "gitopsd.yaml")
+    with open(config, "w") as f:
+        f.write(f"""kafka:
+  brokers: "{bootstrap}"
+  properties: {{{properties}}}
+receiver:
+  listen: "127.0.0.1:{port}"
+  admin_listen: "127.0.0.1:{aport}"
+worker:
+  state_dir: {tmp}/state
+  admin_listen: "127.0.0.1:{wport}"
+  resync_interval: 1h
+repositories:
+{repositories}""")
+    return config
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=40)
@@ -149,19 +182,7 @@ def main():
         repos = "".join(f"""  - {{name: {n}, provider: github, match: acme/{n}, url: "git://127.0.0.1:{gport}/{n}.git",
      secrets: [{{file: {tmp}/secret}}], targets: [{{name: site, path: site, apply: {{type: files, dest: {tmp}/dest-{n}}}}}]}}
 """ for n in ("small", "large"))
-        config = os.path.join(tmp, "gitopsd.yaml")
-        with open(config, "w") as f:
-            f.write(f"""kafka:
-  brokers: "{bootstrap}"
-receiver:
-  listen: "127.0.0.1:{port}"
-  admin_listen: "127.0.0.1:{aport}"
-worker:
-  state_dir: {tmp}/state
-  admin_listen: "127.0.0.1:{wport}"
-  resync_interval: 1h
-repositories:
-{repos}""")
+        config = write_config(tmp, bootstrap, port, aport, wport, repos)
         log = open(os.path.join(tmp, "daemons.log"), "w")
         procs.append(subprocess.Popen([os.path.join(args.build, "receiver/gitopsd-receiver"), "--config", config, "--log-level", "warn"], stderr=log))
         procs.append(subprocess.Popen([os.path.join(args.build, "workers/gitopsd-worker"), "--config", config, "--log-level", "warn"], stderr=log))
@@ -221,14 +242,7 @@ repositories:
         print(f"  1,000 files: {ms(sizes['small'])}   50,000 files: {ms(sizes['large'])}   ratio {sizes['large'] / sizes['small']:.2f}x")
         print(f"  target 50,000 within 2x of 1,000: {'PASS' if sizes['large'] < 2 * sizes['small'] else 'MISS'}")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.run([os.path.join(ROOT, "deploy/kafka/broker.sh"), "stop", "--dir", broker_dir])
+        stop(procs, broker_dir)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,25 +1,16 @@
 #include "gitopsd/kafka_producer.hpp"
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <future>
 #include <stdexcept>
 #include <thread>
 
-#include "gitopsd/kafka_log.hpp"
-#include "gitopsd/kafka_settings.hpp"
+#include "gitopsd/kafka_client.hpp"
 #include "gitopsd/log.hpp"
 
 namespace gitopsd {
 namespace {
-
-void set_property(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK)
-    throw std::runtime_error("kafka property " + name + ": " + error);
-}
 
 // Owns the Callback between produce() and its delivery report.
 struct Pending {
@@ -31,8 +22,10 @@ class DeliveryReporter : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& message) override {
     std::unique_ptr<Pending> pending(static_cast<Pending*>(message.msg_opaque()));
     DeliveryReport report;
-    report.ok = message.err() == RdKafka::ERR_NO_ERROR;
-    report.possibly_persisted = message.status() == RdKafka::Message::MSG_STATUS_POSSIBLY_PERSISTED;
+    report.persistence =
+        delivery_persistence(static_cast<rd_kafka_resp_err_t>(message.err()),
+                             static_cast<rd_kafka_msg_status_t>(message.status()));
+    report.ok = report.persistence == Persistence::persisted;
     if (!report.ok) report.error = RdKafka::err2str(message.err());
     report.partition = message.partition();
     report.offset = message.offset();
@@ -46,6 +39,8 @@ class DeliveryReporter : public RdKafka::DeliveryReportCb {
 struct KafkaProducer::Impl {
   DeliveryReporter reporter;
   std::unique_ptr<RdKafka::Producer> producer;
+  // Held so they stay among the handle's known topics, which every probe refreshes.
+  std::vector<std::unique_ptr<RdKafka::Topic>> topics;
   std::atomic<bool> stopping{false};
   std::atomic<bool> connected{false};
   std::thread poller;  // serves delivery reports
@@ -62,7 +57,8 @@ struct KafkaProducer::Impl {
     while (!stopping.load()) {
       lock.unlock();
       RdKafka::Metadata* metadata = nullptr;
-      // Brokers only (no topics): cheap, and fails when no broker answers.
+      // The known topics only (those of the constructor, and those produced to): cheap, fails
+      // when no broker answers, and keeps their leaders current before the first produce.
       auto err = producer->metadata(false, nullptr, &metadata, 1000);
       delete metadata;
       bool now_connected = err == RdKafka::ERR_NO_ERROR;
@@ -80,17 +76,18 @@ struct KafkaProducer::Impl {
 };
 
 KafkaProducer::KafkaProducer(const KafkaConfig& config, const std::string& client_id,
-                             Duration delivery_timeout)
+                             Duration delivery_timeout, const std::vector<std::string>& topics)
     : impl_(std::make_unique<Impl>()) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (const auto& [name, value] : producer_settings(config, client_id, delivery_timeout))
-    set_property(*conf, name, value);
+  auto conf = make_kafka_conf(producer_settings(config, client_id, delivery_timeout));
   std::string error;
-  if (conf->set("dr_cb", &impl_->reporter, error) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
-    throw std::runtime_error("kafka callbacks: " + error);
+  if (conf->set("dr_cb", &impl_->reporter, error) != RdKafka::Conf::CONF_OK)
+    throw std::runtime_error("kafka delivery callback: " + error);
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
   if (!impl_->producer) throw std::runtime_error("kafka producer: " + error);
+  for (const auto& name : topics) {
+    impl_->topics.emplace_back(RdKafka::Topic::create(impl_->producer.get(), name, nullptr, error));
+    if (!impl_->topics.back()) throw std::runtime_error("kafka topic " + name + ": " + error);
+  }
   impl_->poller = std::thread([impl = impl_.get()] { impl->poll_loop(); });
   impl_->prober = std::thread([impl = impl_.get()] { impl->probe_loop(); });
 }
@@ -120,7 +117,7 @@ void KafkaProducer::produce(const std::string& topic, const std::string& key,
     pending.release();  // owned by the delivery report now
     return;
   }
-  DeliveryReport report;
+  DeliveryReport report;  // never queued: not persisted
   report.error = RdKafka::err2str(err);
   pending->callback(report);
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string_view>
 
+#include "gitopsd/crypto.hpp"
+
 namespace gitopsd {
 namespace {
 
@@ -56,37 +58,62 @@ using ConfHolder = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_dest
 
 }  // namespace
 
-KafkaSettings producer_settings(const KafkaConfig& kafka, const std::string& client_id,
-                                Duration delivery_timeout) {
-  KafkaSettings settings = {{"bootstrap.servers", kafka.brokers}, {"client.id", client_id},
-                            // Every webhook waits for its acknowledgement: a short linger
-                            // batches concurrent requests without adding much latency
-                            // (bench/receiver_load.sh: 2 ms gave the best throughput and tail
-                            // on a 2-core machine; 0-1 ms more requests and a worse p99, 5 ms a
-                            // slower p50).
-                            {"linger.ms", "2"}};
+KafkaSettings client_settings(const KafkaConfig& kafka, const std::string& client_id,
+                              const KafkaSettings& defaults, const KafkaSettings& fixed) {
+  KafkaSettings settings = {{"bootstrap.servers", kafka.brokers}, {"client.id", client_id}};
+  settings.insert(settings.end(), defaults.begin(), defaults.end());
   settings.insert(settings.end(), kafka.properties.begin(), kafka.properties.end());
-  // Not overridable: these are what "never loses an acknowledged event" rests on.
-  settings.insert(settings.end(), {{"enable.idempotence", "true"},
-                                   {"acks", "all"},
-                                   {"message.timeout.ms", std::to_string(delivery_timeout.count())}});
+  settings.insert(settings.end(), fixed.begin(), fixed.end());
   return settings;
 }
 
+KafkaSettings producer_settings(const KafkaConfig& kafka, const std::string& client_id,
+                                Duration delivery_timeout) {
+  return client_settings(
+      kafka, client_id,
+      // Every webhook waits for its acknowledgement: a short linger batches concurrent requests
+      // without adding much latency (bench/receiver_load.sh: 2 ms gave the best throughput and
+      // tail on a 2-core machine; 0-1 ms more requests and a worse p99, 5 ms a slower p50).
+      {{"linger.ms", "2"}},
+      // Not overridable: these are what "never loses an acknowledged event" rests on, and the
+      // partitioner is what partition_of() computes.
+      {{"enable.idempotence", "true"},
+       {"acks", "all"},
+       {"message.timeout.ms", std::to_string(delivery_timeout.count())},
+       {"partitioner", "consistent_random"}});
+}
+
+std::int32_t partition_of(const std::string& key, std::int32_t partitions) {
+  // librdkafka's own "consistent_random" (the partitioner set above), called directly.
+  return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partitions,
+                                                    nullptr, nullptr);
+}
+
 KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id) {
-  KafkaSettings settings = {{"bootstrap.servers", kafka.brokers},
-                            {"client.id", "gitopsd-worker"},
-                            {"auto.offset.reset", "earliest"},
-                            // A fresh cluster without `gitopsctl init-topics` still works
-                            // where the broker allows it.
-                            {"allow.auto.create.topics", "true"}};
-  settings.insert(settings.end(), kafka.properties.begin(), kafka.properties.end());
-  // Not overridable: offsets are stored by the worker once outcomes are published.
-  settings.insert(settings.end(), {{"group.id", group_id},
-                                   {"enable.auto.offset.store", "false"},
-                                   {"enable.auto.commit", "true"},
-                                   {"partition.assignment.strategy", "cooperative-sticky"}});
-  return settings;
+  return client_settings(
+      kafka, "gitopsd-worker",
+      {{"auto.offset.reset", "earliest"},
+       // A fresh cluster without `gitopsctl init-topics` still works where the broker allows it.
+       {"allow.auto.create.topics", "true"}},
+      // Not overridable: offsets are stored by the worker once outcomes are published.
+      {{"group.id", group_id},
+       {"enable.auto.offset.store", "false"},
+       {"enable.auto.commit", "true"},
+       {"partition.assignment.strategy", "cooperative-sticky"}});
+}
+
+KafkaSettings reader_settings(const KafkaConfig& kafka) {
+  return client_settings(kafka, "gitopsd-reader", {},
+                         // A throwaway group id: partitions are assigned, not subscribed, and
+                         // nothing is committed, so no group is joined.
+                         {{"group.id", "gitopsd-reader-" + random_uuid()},
+                          {"enable.auto.commit", "false"},
+                          {"enable.partition.eof", "true"},
+                          {"allow.auto.create.topics", "false"}});
+}
+
+KafkaSettings admin_settings(const KafkaConfig& kafka) {
+  return client_settings(kafka, "gitopsctl", {}, {});
 }
 
 std::optional<KafkaPropertyError> check_kafka_property(const std::string& name,

@@ -1,23 +1,16 @@
 #include "gitopsd/topic_reader.hpp"
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <chrono>
 #include <map>
 #include <memory>
 #include <thread>
 
-#include "gitopsd/crypto.hpp"
-#include "gitopsd/kafka_log.hpp"
+#include "gitopsd/kafka_client.hpp"
 
 namespace gitopsd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool set(RdKafka::Conf& conf, const std::string& name, const std::string& value, std::string& error) {
-  return conf.set(name, value, error) == RdKafka::Conf::CONF_OK;
-}
 
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -47,18 +40,13 @@ TopicRecord to_record(const RdKafka::Message& m) {
 std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const std::string& topic,
                                                  std::optional<std::int64_t> since_ms, bool from_end,
                                                  bool require_topic, Clock::time_point deadline) {
+  std::unique_ptr<RdKafka::Conf> conf;
+  try {
+    conf = make_kafka_conf(reader_settings(kafka));
+  } catch (const std::exception& e) {
+    return std::string("kafka reader: ") + e.what();
+  }
   std::string error;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (const auto& [name, value] : kafka.properties)
-    if (!set(*conf, name, value, error)) return "kafka property " + name + ": " + error;
-  // A throwaway group id: assign() is used, nothing is committed, no group is joined.
-  if (!set(*conf, "bootstrap.servers", kafka.brokers, error) ||
-      !set(*conf, "group.id", "gitopsd-reader-" + random_uuid(), error) ||
-      !set(*conf, "enable.auto.commit", "false", error) ||
-      !set(*conf, "enable.partition.eof", "true", error) ||
-      !set(*conf, "allow.auto.create.topics", "false", error) ||
-      conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
-    return "kafka reader: " + error;
   Assigned out;
   out.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!out.consumer) return "kafka reader: " + error;

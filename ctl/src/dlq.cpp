@@ -177,7 +177,7 @@ int run_dlq_replay(const Config& config, const DlqOptions& options, std::ostream
       if (!report.ok) {
         err << "gitopsctl: dlq replay: entry " << e->id << " not published to "
             << config.kafka.topics.events << ": " << report.error
-            << (report.possibly_persisted ? " (it may have arrived; check before retrying)" : "")
+            << (report.persistence == Persistence::unknown ? " (it may have arrived; check before retrying)" : "")
             << "\n";
         return 1;
       }

@@ -1,13 +1,12 @@
 #include "gitopsd/ctl/init_topics.hpp"
 
-#include <librdkafka/rdkafka.h>
-
 #include <boost/json.hpp>
 #include <memory>
 #include <set>
 #include <thread>
 
 #include "gitopsd/ctl/output.hpp"
+#include "gitopsd/kafka_client.hpp"
 
 namespace gitopsd::ctl {
 namespace {
@@ -15,18 +14,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kDayMs = 86'400'000;
 
-// Owners of the librdkafka C handles (the C++ API has no admin client).
-struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-  void operator()(rd_kafka_NewTopic_t* t) const { rd_kafka_NewTopic_destroy(t); }
-  void operator()(rd_kafka_ConfigResource_t* c) const { rd_kafka_ConfigResource_destroy(c); }
-  void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
-};
-template <class T>
-using Handle = std::unique_ptr<T, HandleDeleter>;
+// Owners of the librdkafka C handles the admin client uses (the C++ API has no admin client).
+using EventHandle = CHandle<rd_kafka_event_t, rd_kafka_event_destroy>;
+using AdminOptionsHandle = CHandle<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;
+using NewTopicHandle = CHandle<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy>;
+using ConfigResourceHandle = CHandle<rd_kafka_ConfigResource_t, rd_kafka_ConfigResource_destroy>;
+using MetadataHandle = CHandle<const rd_kafka_metadata_t, rd_kafka_metadata_destroy>;
 
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -44,25 +37,10 @@ struct Outcome {
 class Admin {
  public:
   Admin(const KafkaConfig& kafka, Clock::time_point deadline) : deadline_(deadline) {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    auto set = [&](const std::string& name, const std::string& value) {
-      if (!error_.empty()) return;
-      if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) !=
-          RD_KAFKA_CONF_OK)
-        error_ = "kafka property " + name + ": " + errstr;
-    };
-    for (const auto& [name, value] : kafka.properties) set(name, value);
-    set("bootstrap.servers", kafka.brokers);
-    set("client.id", "gitopsctl");
-    if (!error_.empty()) {
-      rd_kafka_conf_destroy(conf);
-      return;
-    }
-    rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
-    if (!rk_) {
-      rd_kafka_conf_destroy(conf);
-      error_ = std::string("kafka client: ") + errstr;
+    try {
+      rk_ = make_kafka_client(RD_KAFKA_PRODUCER, admin_settings(kafka));
+    } catch (const std::exception& e) {
+      error_ = e.what();
       return;
     }
     queue_.reset(rd_kafka_queue_new(rk_.get()));
@@ -70,8 +48,8 @@ class Admin {
 
   const std::string& error() const { return error_; }
 
-  Handle<rd_kafka_AdminOptions_t> options(rd_kafka_admin_op_t op) {
-    Handle<rd_kafka_AdminOptions_t> o(rd_kafka_AdminOptions_new(rk_.get(), op));
+  AdminOptionsHandle options(rd_kafka_admin_op_t op) {
+    AdminOptionsHandle o(rd_kafka_AdminOptions_new(rk_.get(), op));
     char errstr[256];
     rd_kafka_AdminOptions_set_request_timeout(o.get(), remaining_ms(deadline_), errstr, sizeof errstr);
     if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS)
@@ -81,9 +59,9 @@ class Admin {
   }
 
   // The next admin result of `type`, or nullptr (error_ set) when none came in time.
-  Handle<rd_kafka_event_t> wait(rd_kafka_event_type_t type) {
+  EventHandle wait(rd_kafka_event_type_t type) {
     while (true) {
-      Handle<rd_kafka_event_t> ev(rd_kafka_queue_poll(queue_.get(), remaining_ms(deadline_)));
+      EventHandle ev(rd_kafka_queue_poll(queue_.get(), remaining_ms(deadline_)));
       if (!ev) {
         error_ = "Kafka at the configured brokers did not answer within the timeout";
         return nullptr;
@@ -102,7 +80,7 @@ class Admin {
   // Per topic name: its error (RD_KAFKA_RESP_ERR_NO_ERROR when created) and message.
   std::map<std::string, std::pair<rd_kafka_resp_err_t, std::string>> create(
       const std::vector<TopicSpec>& specs, int partitions, int replication) {
-    std::vector<Handle<rd_kafka_NewTopic_t>> owned;
+    std::vector<NewTopicHandle> owned;
     std::vector<rd_kafka_NewTopic_t*> topics;
     char errstr[512];
     for (const auto& spec : specs) {
@@ -134,7 +112,7 @@ class Admin {
 
   // The topic's settings as the broker reports them (explicit and defaults).
   std::optional<std::map<std::string, std::string>> describe(const std::string& topic) {
-    Handle<rd_kafka_ConfigResource_t> resource(
+    ConfigResourceHandle resource(
         rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
     rd_kafka_ConfigResource_t* resources[] = {resource.get()};
     auto opts = options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
@@ -167,7 +145,7 @@ class Admin {
     while (true) {
       const rd_kafka_metadata_t* raw = nullptr;
       auto err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, remaining_ms(deadline_));
-      Handle<const rd_kafka_metadata_t> metadata(raw);
+      MetadataHandle metadata(raw);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         error_ = std::string("metadata: ") + rd_kafka_err2str(err);
         return std::nullopt;
@@ -191,8 +169,8 @@ class Admin {
  private:
   Clock::time_point deadline_;
   std::string error_;
-  Handle<rd_kafka_t> rk_;
-  Handle<rd_kafka_queue_t> queue_;
+  KafkaHandle rk_;
+  KafkaQueueHandle queue_;
 };
 
 // What of an existing topic's settings matters: a compacted events/results/DLQ topic loses

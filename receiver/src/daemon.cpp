@@ -19,7 +19,8 @@ struct Daemon::Impl {
   Impl(std::shared_ptr<const Config> config, std::optional<std::string> log_level_override)
       : threads(io_threads(config->receiver)),
         io(static_cast<int>(threads)),
-        producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout),
+        producer(config->kafka, "gitopsd-receiver", config->receiver.publish_timeout,
+                 {config->kafka.topics.events}),
         admin(io, config->receiver.admin_listen, metrics, [this] { return producer.connected(); }),
         server(io, config, producer, metrics),
         watchdog(io),

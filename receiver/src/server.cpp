@@ -279,7 +279,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // Publishes one event and waits, without blocking a thread, for Kafka's delivery report
   // or `publish_timeout`, whichever comes first; nullopt means the time ran out.
   // The deduper learns the outcome from the report itself, also when it arrives after the
-  // timeout: a late success makes the host's retry a duplicate, a failure lets it through.
+  // timeout: a late success makes the host's retry a duplicate, a failure that certainly
+  // wrote nothing lets it through, and an unknown outcome keeps the delivery claimed.
   net::awaitable<std::optional<DeliveryReport>> publish(const std::string& value,
                                                         const std::string& key,
                                                         const std::string& dedupe_key,
@@ -294,9 +295,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto produced = std::chrono::steady_clock::now();
     producer.produce(config.kafka.topics.events, key, value,
                      [self = shared_from_this(), wait, dedupe_key, produced](const DeliveryReport& r) {
+                       // A record that may be in the topic keeps its claim: releasing it
+                       // would let a redelivery publish the event a second time.
                        if (r.ok) {
                          self->deduper.confirm(dedupe_key);
-                       } else {
+                       } else if (r.retryable()) {
                          self->deduper.release(dedupe_key);
                        }
                        self->produce_seconds.observe(std::chrono::duration<double>(

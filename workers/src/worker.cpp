@@ -1,7 +1,5 @@
 #include "gitopsd/worker/worker.hpp"
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -14,9 +12,8 @@
 
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/event.hpp"
-#include "gitopsd/kafka_log.hpp"
+#include "gitopsd/kafka_client.hpp"
 #include "gitopsd/kafka_producer.hpp"
-#include "gitopsd/kafka_settings.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/records.hpp"
 #include "gitopsd/systemd_notify.hpp"
@@ -34,23 +31,10 @@ constexpr Duration kShutdownGrace = std::chrono::seconds(30);
 // arrive together are applied together.
 constexpr Duration kBatchWindow = std::chrono::milliseconds(20);
 
-void set(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK)
-    throw std::runtime_error("kafka property " + name + ": " + error);
-}
-
 std::string worker_id() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   return std::string(host) + ":" + std::to_string(::getpid());
-}
-
-// The partition the receiver's producer (librdkafka's default consistent_random
-// partitioner) puts a repository's events in.
-std::int32_t partition_of(const std::string& key, std::int32_t partitions) {
-  return rd_kafka_msg_partitioner_consistent_random(nullptr, key.data(), key.size(), partitions,
-                                                    nullptr, nullptr);
 }
 
 // One partition's events being reconciled on a thread while the partition is paused.
@@ -70,17 +54,15 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       : config(std::move(initial)),
         metrics(m),
         id(worker_id()),
-        producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout),
+        // The topics every apply publishes to, and resync's: known before the first apply.
+        producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout,
+                 {config->kafka.topics.results, config->kafka.topics.state, config->kafka.topics.events}),
         log(logger("worker")) {
     const Config& c = *config;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    for (const auto& [name, value] : consumer_settings(c.kafka, c.worker.group_id))
-      set(*conf, name, value);
+    auto conf = make_kafka_conf(consumer_settings(c.kafka, c.worker.group_id));
     std::string error;
     if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK)
       throw std::runtime_error("kafka rebalance callback: " + error);
-    if (conf->set("event_cb", &kafka_event_logger(), error) != RdKafka::Conf::CONF_OK)
-      throw std::runtime_error("kafka event callback: " + error);
     consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
     if (!consumer) throw std::runtime_error("kafka consumer: " + error);
     // Made now, so a mirror that cannot be opened stops the start; after a reload, anew
