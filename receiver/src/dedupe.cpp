@@ -6,17 +6,33 @@ DeliveryDeduper::Claim DeliveryDeduper::claim(const std::string& key, const std:
                                               Clock::time_point now) {
   std::lock_guard lock(mutex_);
   expire(now);
-  auto [it, inserted] = entries_.try_emplace(key, Entry{event_id, false, now});
+  auto [it, inserted] = entries_.try_emplace(key, Entry{event_id, Progress::publishing, now});
   if (inserted) {
     order_.emplace_back(now, key);
     return {State::fresh, event_id};
   }
-  return {it->second.published ? State::done : State::pending, it->second.event_id};
+  Entry& entry = it->second;
+  switch (entry.progress) {
+    case Progress::published:
+      return {State::done, entry.event_id};
+    case Progress::publishing:
+      return {State::pending, entry.event_id};
+    case Progress::unsure:
+      entry.progress = Progress::publishing;
+      return {State::fresh, entry.event_id};
+  }
+  return {State::pending, entry.event_id};
 }
 
 void DeliveryDeduper::confirm(const std::string& key) {
   std::lock_guard lock(mutex_);
-  if (auto it = entries_.find(key); it != entries_.end()) it->second.published = true;
+  if (auto it = entries_.find(key); it != entries_.end()) it->second.progress = Progress::published;
+}
+
+void DeliveryDeduper::unsure(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = entries_.find(key); it != entries_.end() && it->second.progress == Progress::publishing)
+    it->second.progress = Progress::unsure;
 }
 
 void DeliveryDeduper::release(const std::string& key) {

@@ -280,7 +280,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // or `publish_timeout`, whichever comes first; nullopt means the time ran out.
   // The deduper learns the outcome from the report itself, also when it arrives after the
   // timeout: a late success makes the host's retry a duplicate, a failure that certainly
-  // wrote nothing lets it through, and an unknown outcome keeps the delivery claimed.
+  // wrote nothing lets it through as a new event, and after an unknown outcome the retry is
+  // published again under the same event id.
   net::awaitable<std::optional<DeliveryReport>> publish(const std::string& value,
                                                         const std::string& key,
                                                         const std::string& dedupe_key,
@@ -295,12 +296,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto produced = std::chrono::steady_clock::now();
     producer.produce(config.kafka.topics.events, key, value,
                      [self = shared_from_this(), wait, dedupe_key, produced](const DeliveryReport& r) {
-                       // A record that may be in the topic keeps its claim: releasing it
-                       // would let a redelivery publish the event a second time.
                        if (r.ok) {
                          self->deduper.confirm(dedupe_key);
                        } else if (r.retryable()) {
                          self->deduper.release(dedupe_key);
+                       } else {
+                         self->deduper.unsure(dedupe_key);
                        }
                        self->produce_seconds.observe(std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - produced).count());

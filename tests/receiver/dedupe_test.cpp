@@ -29,6 +29,23 @@ TEST(DeliveryDeduperTest, ReleasedDeliveryMayBeRetried) {
   EXPECT_EQ(retry.event_id, "e2");
 }
 
+// A publish whose outcome is unknown may be in the topic: the host's retry is published
+// again, under the first event id, and once that one is acknowledged the next is a duplicate.
+TEST(DeliveryDeduperTest, UnsureDeliveryIsRepublishedUnderItsEventId) {
+  DeliveryDeduper deduper(std::chrono::hours(1));
+  auto t = Clock::now();
+  deduper.claim("k", "e1", t);
+  deduper.unsure("k");
+  auto retry = deduper.claim("k", "e2", t);
+  EXPECT_EQ(retry.state, State::fresh);
+  EXPECT_EQ(retry.event_id, "e1");
+  EXPECT_EQ(deduper.claim("k", "e3", t).state, State::pending);  // the retry is publishing
+  deduper.confirm("k");
+  auto after = deduper.claim("k", "e4", t);
+  EXPECT_EQ(after.state, State::done);
+  EXPECT_EQ(after.event_id, "e1");
+}
+
 TEST(DeliveryDeduperTest, ForgetsDeliveriesOlderThanTheWindow) {
   DeliveryDeduper deduper(std::chrono::minutes(10));
   auto t = Clock::now();

@@ -21,7 +21,8 @@ class DeliveryDeduper {
   static constexpr std::size_t kMaxEntries = 1'000'000;
 
   enum class State {
-    fresh,    // first sighting: the caller now owns publishing it
+    fresh,    // first sighting (or one whose publish may have failed): the caller now owns
+              // publishing it, under the returned event_id
     pending,  // another request with this id is being published right now
     done,     // published already: a duplicate
   };
@@ -36,13 +37,18 @@ class DeliveryDeduper {
   Claim claim(const std::string& key, const std::string& event_id, Clock::time_point now);
   // The claimed delivery was acknowledged by Kafka: later claims are duplicates.
   void confirm(const std::string& key);
-  // The claimed delivery failed: the host may retry it.
+  // The claimed delivery certainly wrote nothing: the host may retry it, as a new event.
   void release(const std::string& key);
+  // The claimed delivery's outcome is unknown (it may be in the topic): a retry by the host
+  // publishes it again under the same event id, so it is never lost and, if it was written
+  // after all, the two copies are one event (the workers' applies are idempotent).
+  void unsure(const std::string& key);
 
  private:
+  enum class Progress { publishing, published, unsure };
   struct Entry {
     std::string event_id;
-    bool published = false;
+    Progress progress = Progress::publishing;
     Clock::time_point seen;
   };
   void expire(Clock::time_point now);
