@@ -19,6 +19,7 @@
 #include <fstream>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <map>
 #include <random>
 #include <sstream>
 #include <cstring>
@@ -107,6 +108,7 @@ struct TopicReader::Impl {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::string topic;
   bool assigned = false;
+  std::vector<std::int32_t> partitions;
   std::vector<KafkaRecord> records;
 
   // Assigns all partitions once the topic exists (it is auto-created on first produce).
@@ -117,13 +119,48 @@ struct TopicReader::Impl {
     std::vector<RdKafka::TopicPartition*> parts;
     for (const auto* tm : *md->topics()) {
       if (tm->topic() != topic || tm->err() != RdKafka::ERR_NO_ERROR) continue;
-      for (const auto* pm : *tm->partitions())
+      for (const auto* pm : *tm->partitions()) {
         parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+        partitions.push_back(pm->id());
+      }
     }
     if (parts.empty()) return;
     consumer->assign(parts);
     RdKafka::TopicPartition::destroy(parts);
     assigned = true;
+  }
+
+  // Waits for the assignment until `deadline`.
+  bool assign_by(std::chrono::steady_clock::time_point deadline) {
+    while (!assigned && std::chrono::steady_clock::now() < deadline) {
+      try_assign();
+      if (!assigned) std::this_thread::sleep_for(50ms);
+    }
+    return assigned;
+  }
+
+  // One record, or none within `wait`.
+  void consume_one(std::chrono::milliseconds wait) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(wait.count())));
+    if (m->err() != RdKafka::ERR_NO_ERROR) return;
+    records.push_back({m->key() ? *m->key() : std::string(),
+                       std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(),
+                       m->offset()});
+  }
+
+  // True once the next record this reader would fetch lies at or past `end` on every partition.
+  bool reached(const std::map<std::int32_t, std::int64_t>& end) {
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (auto p : partitions) parts.push_back(RdKafka::TopicPartition::create(topic, p));
+    consumer->position(parts);
+    bool all = true;
+    for (const auto* tp : parts) {
+      const auto target = end.at(tp->partition());
+      // Before the first fetch the position is unset (negative); an empty partition is done.
+      if (target > 0 && tp->offset() < target) all = false;
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    return all;
   }
 };
 
@@ -147,19 +184,28 @@ TopicReader::~TopicReader() {
 
 std::vector<KafkaRecord> TopicReader::read(std::size_t count, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (impl_->records.size() < count && std::chrono::steady_clock::now() < deadline) {
-    if (!impl_->assigned) {
-      impl_->try_assign();
-      if (!impl_->assigned) {
-        std::this_thread::sleep_for(50ms);
-        continue;
-      }
-    }
-    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(100));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    impl_->records.push_back(
-        {m->key() ? *m->key() : std::string(),
-         std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(), m->offset()});
+  if (!impl_->assign_by(deadline)) return impl_->records;
+  while (impl_->records.size() < count && std::chrono::steady_clock::now() < deadline)
+    impl_->consume_one(100ms);
+  return impl_->records;
+}
+
+std::vector<KafkaRecord> TopicReader::read_to_end(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!impl_->assign_by(deadline))
+    throw std::runtime_error("read_to_end: topic " + impl_->topic + " does not exist");
+  std::map<std::int32_t, std::int64_t> end;
+  for (auto p : impl_->partitions) {
+    std::int64_t low = 0, high = 0;
+    auto rc = impl_->consumer->query_watermark_offsets(impl_->topic, p, &low, &high, 10000);
+    if (rc != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("read_to_end: watermarks of " + impl_->topic + ": " + RdKafka::err2str(rc));
+    end[p] = high;
+  }
+  while (!impl_->reached(end)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("read_to_end: " + impl_->topic + " not read to its end in time");
+    impl_->consume_one(100ms);
   }
   return impl_->records;
 }
@@ -420,6 +466,9 @@ ReceiverSetup fresh_receiver_setup(const std::string& bootstrap) {
   ReceiverSetup setup;
   setup.bootstrap = bootstrap;
   setup.events_topic = unique_name("events");
+  // Created up front, as `gitopsctl init-topics` does before a receiver starts: left to the
+  // broker's auto-creation, the first publish waits about 2 s for the new topic's leader.
+  create_topic(bootstrap, setup.events_topic, 1);
   setup.port = free_port();
   setup.admin_port = free_port();
   return setup;

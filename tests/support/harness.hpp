@@ -56,6 +56,10 @@ class TopicReader {
   ~TopicReader();
   // Reads until `count` records have arrived in total or `timeout` passes; returns all so far.
   std::vector<KafkaRecord> read(std::size_t count, std::chrono::milliseconds timeout);
+  // Reads every record published before the call (each partition up to its end offset as of
+  // the call) and returns all records so far: the way to prove "and nothing else" without
+  // waiting out a timeout. Throws when that end is not reached within `timeout`.
+  std::vector<KafkaRecord> read_to_end(std::chrono::milliseconds timeout = 30s);
 
  private:
   struct Impl;
@@ -152,7 +156,8 @@ struct ReceiverSetup {
   std::string repositories_yaml;
 };
 std::string receiver_config_yaml(const ReceiverSetup& setup);
-// A receiver on fresh free ports that publishes to a fresh events topic on `bootstrap`.
+// A receiver on fresh free ports that publishes to a fresh events topic on `bootstrap`,
+// created here (one partition).
 ReceiverSetup fresh_receiver_setup(const std::string& bootstrap);
 // The `repositories:` entry of GitHub repository `infra` (match acme/infra, no targets) whose
 // secret is in `secret_file`.
