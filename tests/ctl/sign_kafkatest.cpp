@@ -3,7 +3,7 @@
 
 #include <boost/json.hpp>
 
-#include "../receiver/payloads.hpp"
+#include "payloads.hpp"
 #include "harness.hpp"
 
 namespace gitopsd::test {
