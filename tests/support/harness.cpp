@@ -9,12 +9,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <librdkafka/rdkafka.h>
@@ -25,6 +19,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <variant>
 
 extern char** environ;
 
@@ -254,96 +249,57 @@ void produce_record(const std::string& bootstrap, const std::string& topic, cons
 }
 
 namespace {
-template <class Stream>
-HttpResponse exchange(Stream& stream, const std::string& method, const std::string& target,
-                      const std::map<std::string, std::string>& headers, const std::string& body,
-                      bool keep_alive = false) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.keep_alive(keep_alive);
-  req.prepare_payload();
-  http::write(stream, req);
-  // One response per request, so nothing is left over for the next one on this connection.
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(stream, buffer, parser);
-  HttpResponse out;
-  out.status = parser.get().result_int();
-  for (const auto& f : parser.get()) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
-  }
-  out.body = parser.get().body();
-  return out;
+// The answer, or the client's error as an exception.
+HttpResponse answer_or_throw(std::variant<HttpResponse, std::string> answer) {
+  if (auto* error = std::get_if<std::string>(&answer)) throw std::runtime_error(*error);
+  return std::get<HttpResponse>(std::move(answer));
+}
+
+HttpRequest request_of(const std::string& url, const std::string& method,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout, const std::string& ca_file = "") {
+  return {.method = method, .url = url, .headers = {headers.begin(), headers.end()},
+          .body = body, .timeout = timeout, .ca_file = ca_file};
 }
 }  // namespace
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::map<std::string, std::string>& headers, const std::string& body,
+                          std::chrono::milliseconds timeout) {
+  const auto url = "http://127.0.0.1:" + std::to_string(port) + target;
+  return answer_or_throw(gitopsd::http_request(request_of(url, method, headers, body, timeout)));
+}
 
 HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
                            const std::string& target,
                            const std::map<std::string, std::string>& headers,
                            const std::string& body, std::chrono::milliseconds timeout) {
-  namespace beast = boost::beast;
-  namespace ssl = boost::asio::ssl;
-  boost::asio::io_context io;
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.load_verify_file(ca_file);
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-  SSL_set1_host(stream.native_handle(), "localhost");
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  beast::get_lowest_layer(stream).connect(boost::asio::ip::tcp::endpoint(
-      boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-  stream.handshake(ssl::stream_base::client);
-  return exchange(stream, method, target, headers, body);
+  const auto url = "https://localhost:" + std::to_string(port) + target;
+  return answer_or_throw(
+      gitopsd::http_request(request_of(url, method, headers, body, timeout, ca_file)));
 }
 
-HttpResponse http_request(int port, const std::string& method, const std::string& target,
-                          const std::map<std::string, std::string>& headers, const std::string& body,
-                          std::chrono::milliseconds timeout) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(timeout);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                static_cast<unsigned short>(port)));
-  return exchange(stream, method, target, headers, body);
+HttpConnection::HttpConnection(int port) {
+  auto opened = gitopsd::HttpConnection::open("http://127.0.0.1:" + std::to_string(port), 10s);
+  if (auto* error = std::get_if<std::string>(&opened)) throw std::runtime_error(*error);
+  connection_ = std::move(std::get<std::unique_ptr<gitopsd::HttpConnection>>(opened));
+}
+
+HttpResponse HttpConnection::request(const std::string& method, const std::string& target,
+                                     const std::map<std::string, std::string>& headers,
+                                     const std::string& body, std::chrono::milliseconds timeout) {
+  auto response =
+      answer_or_throw(connection_->request(request_of(target, method, headers, body, timeout)));
+  auto connection = response.headers.find("connection");
+  if (connection != response.headers.end() && connection->second == "close")
+    throw std::runtime_error("the server closed the keep-alive connection");
+  return response;
 }
 
 double metric_value(const std::string& page, const std::string& series) {
   for (auto at = page.find(series + " "); at != std::string::npos; at = page.find(series + " ", at + 1))
     if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
   return -1;
-}
-
-struct HttpConnection::Impl {
-  boost::asio::io_context io;
-  boost::beast::tcp_stream stream{io};
-};
-
-HttpConnection::HttpConnection(int port) : impl_(std::make_unique<Impl>()) {
-  impl_->stream.expires_after(10s);
-  impl_->stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                       static_cast<unsigned short>(port)));
-}
-
-HttpConnection::~HttpConnection() = default;
-
-HttpResponse HttpConnection::request(const std::string& method, const std::string& target,
-                                     const std::map<std::string, std::string>& headers,
-                                     const std::string& body, std::chrono::milliseconds timeout) {
-  impl_->stream.expires_after(timeout);
-  auto response = exchange(impl_->stream, method, target, headers, body, /*keep_alive=*/true);
-  auto connection = response.headers.find("connection");
-  if (connection != response.headers.end() && connection->second == "close")
-    throw std::runtime_error("the server closed the keep-alive connection");
-  return response;
 }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path,

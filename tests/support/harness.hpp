@@ -1,5 +1,5 @@
 // Integration-test support: the real Kafka broker started by the ctest fixture, topic
-// readers, the real gitopsd-receiver binary as a child process, and a plain HTTP client.
+// readers, the real gitopsd-receiver binary as a child process, and HTTP requests to it.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "gitopsd/http_client.hpp"
 
 namespace gitopsd::test {
 
@@ -73,18 +75,18 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
 void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,
                     const std::string& value);
 
-struct HttpResponse {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
+// An answer of gitopsd's own HTTP client (common/include/gitopsd/http_client.hpp): status,
+// headers by lower-case name, body.
+using HttpResponse = gitopsd::HttpResponse;
 
-// One HTTP/1.1 request on a new connection (Connection: close).
+// One HTTP/1.1 request to 127.0.0.1:port on a new connection (Connection: close); `timeout`
+// bounds the whole exchange. Throws std::runtime_error saying what failed.
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::map<std::string, std::string>& headers,
                           const std::string& body, std::chrono::milliseconds timeout = 30s);
 
-// The same over TLS, trusting only the PEM certificate `ca_file` (verification on).
+// The same over TLS to localhost:port, trusting only the PEM certificate `ca_file`
+// (verification on: it must name localhost).
 HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
                            const std::string& target,
                            const std::map<std::string, std::string>& headers,
@@ -95,16 +97,12 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
 class HttpConnection {
  public:
   explicit HttpConnection(int port);
-  ~HttpConnection();
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
   HttpResponse request(const std::string& method, const std::string& target,
                        const std::map<std::string, std::string>& headers, const std::string& body,
                        std::chrono::milliseconds timeout = 30s);
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<gitopsd::HttpConnection> connection_;
 };
 
 // The value of one series ("name{labels}") on a Prometheus text page, or -1 when absent.
