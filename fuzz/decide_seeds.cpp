@@ -1,4 +1,4 @@
-// Writes fuzz/corpus/decide/: realistic deliveries (tests/receiver/payloads.hpp) encoded the
+// Writes fuzz/corpus/decide/: realistic deliveries (tests/support/payloads.hpp) encoded the
 // way fuzz_decide reads its input (decide_input.hpp). Run it again after changing that layout:
 //   build-fuzz/fuzz/fuzz_decide_seeds fuzz/corpus/decide
 #include <algorithm>
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../tests/receiver/payloads.hpp"
+#include "../tests/support/payloads.hpp"
 #include "decide_input.hpp"
 
 namespace {

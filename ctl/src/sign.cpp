@@ -1,22 +1,11 @@
 #include "gitopsd/ctl/sign.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
+#include <stdexcept>
 
 #include "gitopsd/crypto.hpp"
+#include "gitopsd/http_client.hpp"
 
 namespace gitopsd::ctl {
-
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 Headers signed_headers(Provider provider, const std::string& secret, const std::string& body,
                        std::string event, std::string delivery_id,
@@ -60,61 +49,15 @@ Headers signed_headers(Provider provider, const std::string& secret, const std::
   return h;
 }
 
-namespace {
-
-template <class Stream>
-SendResult exchange(Stream& stream, const std::string& host, const std::string& target,
-                    const Headers& headers, const std::string& body) {
-  http::request<http::string_body> req{http::verb::post, target.empty() ? "/" : target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "gitopsctl");
-  for (const auto& [name, value] : headers) req.set(name, value);
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body()};
-}
-
-}  // namespace
-
 SendResult send_webhook(const std::string& url, const Headers& headers, const std::string& body,
                         std::chrono::milliseconds timeout) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return {0, "not a URL: " + url};
-  const bool https = parsed->scheme() == "https";
-  if (!https && parsed->scheme() != "http") return {0, "only http:// and https:// URLs"};
-  const std::string host = parsed->host();
-  const std::string port = parsed->has_port() ? std::string(parsed->port()) : (https ? "443" : "80");
-  std::string target(parsed->encoded_path());
-  if (parsed->has_query()) target += "?" + std::string(parsed->encoded_query());
-  try {
-    net::io_context io;
-    net::ip::tcp::resolver resolver(io);
-    auto endpoints = resolver.resolve(host, port);
-    if (!https) {
-      beast::tcp_stream stream(io);
-      stream.expires_after(timeout);
-      stream.connect(endpoints);
-      return exchange(stream, host, target, headers, body);
-    }
-    ssl::context ctx(ssl::context::tls_client);
-    ctx.set_default_verify_paths();
-    ctx.set_verify_mode(ssl::verify_peer);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    // SNI; the macro form of SSL_set_tlsext_host_name casts old-style.
-    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(host.c_str()));
-    SSL_set1_host(stream.native_handle(), host.c_str());
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    beast::get_lowest_layer(stream).connect(endpoints);
-    stream.handshake(ssl::stream_base::client);
-    return exchange(stream, host, target, headers, body);
-  } catch (const std::exception& e) {
-    return {0, e.what()};
-  }
+  HttpRequest request{.method = "POST", .url = url, .headers = {{"User-Agent", "gitopsctl"}},
+                      .body = body, .timeout = timeout, .ca_file = ""};
+  request.headers.insert(request.headers.end(), headers.begin(), headers.end());
+  auto answer = http_request(request);
+  if (auto* error = std::get_if<std::string>(&answer)) return {0, *error};
+  auto& response = std::get<HttpResponse>(answer);
+  return {response.status, std::move(response.body)};
 }
 
 }  // namespace gitopsd::ctl

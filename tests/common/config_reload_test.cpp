@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../support/notify_socket.hpp"
+#include "notify_socket.hpp"
 
 namespace gitopsd {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "../receiver/schema_validator.hpp"
+#include "schema_validator.hpp"
 
 namespace gitopsd {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../receiver/schema_validator.hpp"
+#include "schema_validator.hpp"
 
 namespace gitopsd {
 namespace {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "../support/notify_socket.hpp"
+#include "notify_socket.hpp"
 
 namespace gitopsd::systemd {
 namespace {

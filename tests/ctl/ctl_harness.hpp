@@ -33,42 +33,61 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// gitopsctl started with `args`, stdout and stderr to files; finish() collects it. Commands
+// that each wait out a timeout run side by side this way.
+class CtlProcess {
+ public:
+  CtlProcess(const TempDir& dir, const std::vector<std::string>& args) {
+    static int counter = 0;
+    base_ = dir.path() + "/ctl-" + std::to_string(++counter);
+    std::vector<std::string> argv{GITOPSCTL_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, (base_ + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, (base_ + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    started_ = std::chrono::steady_clock::now();
+    int rc = posix_spawn(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error(std::string("spawn gitopsctl: ") + std::strerror(rc));
+  }
+  CtlProcess(const CtlProcess&) = delete;
+  CtlProcess& operator=(const CtlProcess&) = delete;
+
+  // Waits for the exit; kills it once `timeout` has passed since the start.
+  CtlRun finish(std::chrono::milliseconds timeout = 120s) {
+    CtlRun run;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() - started_ > timeout) {
+        ::kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        run.err = "killed after the test's timeout\n";
+        break;
+      }
+      usleep(10'000);
+    }
+    run.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+    run.out = slurp(base_ + ".out");
+    run.err += slurp(base_ + ".err");
+    return run;
+  }
+
+ private:
+  std::string base_;
+  pid_t pid_ = -1;
+  std::chrono::steady_clock::time_point started_;
+};
+
 // Runs gitopsctl with `args` to completion (killed after `timeout`), stdout and stderr apart.
 inline CtlRun run_ctl(const TempDir& dir, const std::vector<std::string>& args,
                       std::chrono::milliseconds timeout = 120s) {
-  static int counter = 0;
-  const auto base = dir.path() + "/ctl-" + std::to_string(++counter);
-  std::vector<std::string> argv{GITOPSCTL_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const auto started = std::chrono::steady_clock::now();
-  int rc = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(std::string("spawn gitopsctl: ") + std::strerror(rc));
-  CtlRun run;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() - started > timeout) {
-      ::kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      run.err = "killed after the test's timeout\n";
-      break;
-    }
-    usleep(10'000);
-  }
-  run.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-  run.out = slurp(base + ".out");
-  run.err += slurp(base + ".err");
-  return run;
+  return CtlProcess(dir, args).finish(timeout);
 }
 
 // True when a line of a printed table holds `cells` as consecutive whitespace-separated words.
@@ -132,9 +151,12 @@ class CtlFixture : public ::testing::Test {
 
   // gitopsctl with this test's config appended.
   CtlRun ctl(std::vector<std::string> args, std::chrono::milliseconds timeout = 120s) {
+    return start_ctl(std::move(args))->finish(timeout);
+  }
+  std::unique_ptr<CtlProcess> start_ctl(std::vector<std::string> args) {
     args.push_back("--config");
     args.push_back(config_);
-    return run_ctl(dir_, args, timeout);
+    return std::make_unique<CtlProcess>(dir_, args);
   }
 
   static boost::json::value json_of(const std::string& text) {

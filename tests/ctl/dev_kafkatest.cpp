@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../receiver/payloads.hpp"
+#include "payloads.hpp"
 #include "git_servers.hpp"
 #include "harness.hpp"
 

@@ -3,7 +3,7 @@
 
 #include <boost/json.hpp>
 
-#include "../receiver/payloads.hpp"
+#include "payloads.hpp"
 #include "harness.hpp"
 
 namespace gitopsd::test {
@@ -12,12 +12,9 @@ namespace {
 TEST(GitopsctlSignTest, SendsASignedWebhookThatTheReceiverQueues) {
   TempDir dir;
   auto secret = dir.write("secret", "ctl-secret\n");
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
-                      .port = free_port(), .admin_port = free_port(),
-                      .extra_receiver_yaml = "  publish_timeout: 10s\n",
-                      .repositories_yaml = "  - {name: infra, provider: github, match: acme/infra, "
-                                           "url: https://github.com/acme/infra.git, secrets: [{file: " +
-                                           secret + "}], targets: []}\n"};
+  ReceiverSetup setup = fresh_receiver_setup(kafka_bootstrap());
+  setup.extra_receiver_yaml = "  publish_timeout: 10s\n";
+  setup.repositories_yaml = github_infra_yaml(secret);
   auto receiver = start_receiver(dir, setup);
   auto body = dir.write("push.json", github_push("acme/infra", "main", kShaA, kShaB));
   auto url = "http://127.0.0.1:" + std::to_string(setup.port) + "/hooks/github";

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../receiver/payloads.hpp"
+#include "payloads.hpp"
 #include "gitopsd/receiver/webhook.hpp"
 
 namespace gitopsd::ctl {

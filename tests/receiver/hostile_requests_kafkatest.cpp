@@ -263,7 +263,7 @@ TEST_F(HostileRequestsTest, SignedGitlabReplayWithNewIdempotencyKeyIsDuplicate) 
   EXPECT_EQ(answer.at("status"), "duplicate");
   EXPECT_EQ(answer.at("event_id"), json::parse(first.body).at("event_id"));
   TopicReader reader(setup_.bootstrap, setup_.events_topic);
-  EXPECT_EQ(reader.read(2, 5s).size(), 1u);
+  EXPECT_EQ(reader.read_to_end().size(), 1u);
 }
 
 }  // namespace

@@ -22,9 +22,7 @@ class ReceiverSystemdTest : public ::testing::Test {
     config = dir.write("gitopsd.yaml", receiver_config_yaml(setup));
   }
   TempDir dir;
-  ReceiverSetup setup{.bootstrap = kafka_bootstrap(), .events_topic = unique_name("events"),
-                      .port = free_port(), .admin_port = free_port(),
-                      .extra_receiver_yaml = "", .repositories_yaml = ""};
+  ReceiverSetup setup = fresh_receiver_setup(kafka_bootstrap());
   std::string config;
   NotifySocket notify{dir.path() + "/notify"};
 };

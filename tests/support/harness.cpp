@@ -9,21 +9,17 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <map>
 #include <random>
 #include <sstream>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <variant>
 
 extern char** environ;
 
@@ -107,6 +103,7 @@ struct TopicReader::Impl {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::string topic;
   bool assigned = false;
+  std::vector<std::int32_t> partitions;
   std::vector<KafkaRecord> records;
 
   // Assigns all partitions once the topic exists (it is auto-created on first produce).
@@ -117,13 +114,48 @@ struct TopicReader::Impl {
     std::vector<RdKafka::TopicPartition*> parts;
     for (const auto* tm : *md->topics()) {
       if (tm->topic() != topic || tm->err() != RdKafka::ERR_NO_ERROR) continue;
-      for (const auto* pm : *tm->partitions())
+      for (const auto* pm : *tm->partitions()) {
         parts.push_back(RdKafka::TopicPartition::create(topic, pm->id(), RdKafka::Topic::OFFSET_BEGINNING));
+        partitions.push_back(pm->id());
+      }
     }
     if (parts.empty()) return;
     consumer->assign(parts);
     RdKafka::TopicPartition::destroy(parts);
     assigned = true;
+  }
+
+  // Waits for the assignment until `deadline`.
+  bool assign_by(std::chrono::steady_clock::time_point deadline) {
+    while (!assigned && std::chrono::steady_clock::now() < deadline) {
+      try_assign();
+      if (!assigned) std::this_thread::sleep_for(50ms);
+    }
+    return assigned;
+  }
+
+  // One record, or none within `wait`.
+  void consume_one(std::chrono::milliseconds wait) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(wait.count())));
+    if (m->err() != RdKafka::ERR_NO_ERROR) return;
+    records.push_back({m->key() ? *m->key() : std::string(),
+                       std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(),
+                       m->offset()});
+  }
+
+  // True once the next record this reader would fetch lies at or past `end` on every partition.
+  bool reached(const std::map<std::int32_t, std::int64_t>& end) {
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (auto p : partitions) parts.push_back(RdKafka::TopicPartition::create(topic, p));
+    consumer->position(parts);
+    bool all = true;
+    for (const auto* tp : parts) {
+      const auto target = end.at(tp->partition());
+      // Before the first fetch the position is unset (negative); an empty partition is done.
+      if (target > 0 && tp->offset() < target) all = false;
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    return all;
   }
 };
 
@@ -147,19 +179,28 @@ TopicReader::~TopicReader() {
 
 std::vector<KafkaRecord> TopicReader::read(std::size_t count, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (impl_->records.size() < count && std::chrono::steady_clock::now() < deadline) {
-    if (!impl_->assigned) {
-      impl_->try_assign();
-      if (!impl_->assigned) {
-        std::this_thread::sleep_for(50ms);
-        continue;
-      }
-    }
-    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(100));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    impl_->records.push_back(
-        {m->key() ? *m->key() : std::string(),
-         std::string(static_cast<const char*>(m->payload()), m->len()), m->partition(), m->offset()});
+  if (!impl_->assign_by(deadline)) return impl_->records;
+  while (impl_->records.size() < count && std::chrono::steady_clock::now() < deadline)
+    impl_->consume_one(100ms);
+  return impl_->records;
+}
+
+std::vector<KafkaRecord> TopicReader::read_to_end(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!impl_->assign_by(deadline))
+    throw std::runtime_error("read_to_end: topic " + impl_->topic + " does not exist");
+  std::map<std::int32_t, std::int64_t> end;
+  for (auto p : impl_->partitions) {
+    std::int64_t low = 0, high = 0;
+    auto rc = impl_->consumer->query_watermark_offsets(impl_->topic, p, &low, &high, 10000);
+    if (rc != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("read_to_end: watermarks of " + impl_->topic + ": " + RdKafka::err2str(rc));
+    end[p] = high;
+  }
+  while (!impl_->reached(end)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("read_to_end: " + impl_->topic + " not read to its end in time");
+    impl_->consume_one(100ms);
   }
   return impl_->records;
 }
@@ -208,96 +249,57 @@ void produce_record(const std::string& bootstrap, const std::string& topic, cons
 }
 
 namespace {
-template <class Stream>
-HttpResponse exchange(Stream& stream, const std::string& method, const std::string& target,
-                      const std::map<std::string, std::string>& headers, const std::string& body,
-                      bool keep_alive = false) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.keep_alive(keep_alive);
-  req.prepare_payload();
-  http::write(stream, req);
-  // One response per request, so nothing is left over for the next one on this connection.
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(stream, buffer, parser);
-  HttpResponse out;
-  out.status = parser.get().result_int();
-  for (const auto& f : parser.get()) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(f.value());
-  }
-  out.body = parser.get().body();
-  return out;
+// The answer, or the client's error as an exception.
+HttpResponse answer_or_throw(std::variant<HttpResponse, std::string> answer) {
+  if (auto* error = std::get_if<std::string>(&answer)) throw std::runtime_error(*error);
+  return std::get<HttpResponse>(std::move(answer));
+}
+
+HttpRequest request_of(const std::string& url, const std::string& method,
+                       const std::map<std::string, std::string>& headers, const std::string& body,
+                       std::chrono::milliseconds timeout, const std::string& ca_file = "") {
+  return {.method = method, .url = url, .headers = {headers.begin(), headers.end()},
+          .body = body, .timeout = timeout, .ca_file = ca_file};
 }
 }  // namespace
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::map<std::string, std::string>& headers, const std::string& body,
+                          std::chrono::milliseconds timeout) {
+  const auto url = "http://127.0.0.1:" + std::to_string(port) + target;
+  return answer_or_throw(gitopsd::http_request(request_of(url, method, headers, body, timeout)));
+}
 
 HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
                            const std::string& target,
                            const std::map<std::string, std::string>& headers,
                            const std::string& body, std::chrono::milliseconds timeout) {
-  namespace beast = boost::beast;
-  namespace ssl = boost::asio::ssl;
-  boost::asio::io_context io;
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.load_verify_file(ca_file);
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-  SSL_set1_host(stream.native_handle(), "localhost");
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  beast::get_lowest_layer(stream).connect(boost::asio::ip::tcp::endpoint(
-      boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-  stream.handshake(ssl::stream_base::client);
-  return exchange(stream, method, target, headers, body);
+  const auto url = "https://localhost:" + std::to_string(port) + target;
+  return answer_or_throw(
+      gitopsd::http_request(request_of(url, method, headers, body, timeout, ca_file)));
 }
 
-HttpResponse http_request(int port, const std::string& method, const std::string& target,
-                          const std::map<std::string, std::string>& headers, const std::string& body,
-                          std::chrono::milliseconds timeout) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(timeout);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                static_cast<unsigned short>(port)));
-  return exchange(stream, method, target, headers, body);
+HttpConnection::HttpConnection(int port) {
+  auto opened = gitopsd::HttpConnection::open("http://127.0.0.1:" + std::to_string(port), 10s);
+  if (auto* error = std::get_if<std::string>(&opened)) throw std::runtime_error(*error);
+  connection_ = std::move(std::get<std::unique_ptr<gitopsd::HttpConnection>>(opened));
+}
+
+HttpResponse HttpConnection::request(const std::string& method, const std::string& target,
+                                     const std::map<std::string, std::string>& headers,
+                                     const std::string& body, std::chrono::milliseconds timeout) {
+  auto response =
+      answer_or_throw(connection_->request(request_of(target, method, headers, body, timeout)));
+  auto connection = response.headers.find("connection");
+  if (connection != response.headers.end() && connection->second == "close")
+    throw std::runtime_error("the server closed the keep-alive connection");
+  return response;
 }
 
 double metric_value(const std::string& page, const std::string& series) {
   for (auto at = page.find(series + " "); at != std::string::npos; at = page.find(series + " ", at + 1))
     if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
   return -1;
-}
-
-struct HttpConnection::Impl {
-  boost::asio::io_context io;
-  boost::beast::tcp_stream stream{io};
-};
-
-HttpConnection::HttpConnection(int port) : impl_(std::make_unique<Impl>()) {
-  impl_->stream.expires_after(10s);
-  impl_->stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                       static_cast<unsigned short>(port)));
-}
-
-HttpConnection::~HttpConnection() = default;
-
-HttpResponse HttpConnection::request(const std::string& method, const std::string& target,
-                                     const std::map<std::string, std::string>& headers,
-                                     const std::string& body, std::chrono::milliseconds timeout) {
-  impl_->stream.expires_after(timeout);
-  auto response = exchange(impl_->stream, method, target, headers, body, /*keep_alive=*/true);
-  auto connection = response.headers.find("connection");
-  if (connection != response.headers.end() && connection->second == "close")
-    throw std::runtime_error("the server closed the keep-alive connection");
-  return response;
 }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path,
@@ -420,6 +422,9 @@ ReceiverSetup fresh_receiver_setup(const std::string& bootstrap) {
   ReceiverSetup setup;
   setup.bootstrap = bootstrap;
   setup.events_topic = unique_name("events");
+  // Created up front, as `gitopsctl init-topics` does before a receiver starts: left to the
+  // broker's auto-creation, the first publish waits about 2 s for the new topic's leader.
+  create_topic(bootstrap, setup.events_topic, 1);
   setup.port = free_port();
   setup.admin_port = free_port();
   return setup;

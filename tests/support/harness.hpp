@@ -1,5 +1,5 @@
 // Integration-test support: the real Kafka broker started by the ctest fixture, topic
-// readers, the real gitopsd-receiver binary as a child process, and a plain HTTP client.
+// readers, the real gitopsd-receiver binary as a child process, and HTTP requests to it.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "gitopsd/http_client.hpp"
 
 namespace gitopsd::test {
 
@@ -56,6 +58,10 @@ class TopicReader {
   ~TopicReader();
   // Reads until `count` records have arrived in total or `timeout` passes; returns all so far.
   std::vector<KafkaRecord> read(std::size_t count, std::chrono::milliseconds timeout);
+  // Reads every record published before the call (each partition up to its end offset as of
+  // the call) and returns all records so far: the way to prove "and nothing else" without
+  // waiting out a timeout. Throws when that end is not reached within `timeout`.
+  std::vector<KafkaRecord> read_to_end(std::chrono::milliseconds timeout = 30s);
 
  private:
   struct Impl;
@@ -69,18 +75,18 @@ void create_topic(const std::string& bootstrap, const std::string& topic, int pa
 void produce_record(const std::string& bootstrap, const std::string& topic, const std::string& key,
                     const std::string& value);
 
-struct HttpResponse {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
+// An answer of gitopsd's own HTTP client (common/include/gitopsd/http_client.hpp): status,
+// headers by lower-case name, body.
+using HttpResponse = gitopsd::HttpResponse;
 
-// One HTTP/1.1 request on a new connection (Connection: close).
+// One HTTP/1.1 request to 127.0.0.1:port on a new connection (Connection: close); `timeout`
+// bounds the whole exchange. Throws std::runtime_error saying what failed.
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::map<std::string, std::string>& headers,
                           const std::string& body, std::chrono::milliseconds timeout = 30s);
 
-// The same over TLS, trusting only the PEM certificate `ca_file` (verification on).
+// The same over TLS to localhost:port, trusting only the PEM certificate `ca_file`
+// (verification on: it must name localhost).
 HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
                            const std::string& target,
                            const std::map<std::string, std::string>& headers,
@@ -91,16 +97,12 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
 class HttpConnection {
  public:
   explicit HttpConnection(int port);
-  ~HttpConnection();
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
   HttpResponse request(const std::string& method, const std::string& target,
                        const std::map<std::string, std::string>& headers, const std::string& body,
                        std::chrono::milliseconds timeout = 30s);
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<gitopsd::HttpConnection> connection_;
 };
 
 // The value of one series ("name{labels}") on a Prometheus text page, or -1 when absent.
@@ -152,7 +154,8 @@ struct ReceiverSetup {
   std::string repositories_yaml;
 };
 std::string receiver_config_yaml(const ReceiverSetup& setup);
-// A receiver on fresh free ports that publishes to a fresh events topic on `bootstrap`.
+// A receiver on fresh free ports that publishes to a fresh events topic on `bootstrap`,
+// created here (one partition).
 ReceiverSetup fresh_receiver_setup(const std::string& bootstrap);
 // The `repositories:` entry of GitHub repository `infra` (match acme/infra, no targets) whose
 // secret is in `secret_file`.

@@ -8,7 +8,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "../receiver/payloads.hpp"
+#include "payloads.hpp"
 #include "git_servers.hpp"
 #include "harness.hpp"
 

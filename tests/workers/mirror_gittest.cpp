@@ -1,18 +1,14 @@
 // Mirror against real git servers on loopback: git daemon, smart HTTP with a token, sshd.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 
 #include "git_servers.hpp"
 #include "gitopsd/worker/mirror.hpp"
+#include "silent_peers.hpp"
 
 namespace gitopsd::worker {
 namespace {
@@ -42,6 +38,24 @@ class MirrorTest : public ::testing::Test {
       return {};
     }
     return std::get<std::string>(result);
+  }
+
+  // Fetches from 127.0.0.1:port, over git:// and over http://, with a 1 s timeout: each must
+  // fail retryably, saying it timed out, after at least `at_least` and within 5 s.
+  void expect_fetches_time_out(int port, std::chrono::milliseconds at_least) {
+    for (const std::string scheme : {"git", "http"}) {
+      Mirror mirror(repository(scheme + "://127.0.0.1:" + std::to_string(port) + "/infra.git"),
+                    state_dir_.path());
+      const auto start = std::chrono::steady_clock::now();
+      auto result = mirror.fetch(1s);
+      const auto elapsed = std::chrono::steady_clock::now() - start;
+      ASSERT_TRUE(std::holds_alternative<GitError>(result)) << scheme;
+      const auto& error = std::get<GitError>(result);
+      EXPECT_TRUE(error.retryable) << error.message;
+      EXPECT_NE(error.message.find("timed out"), std::string::npos) << error.message;
+      EXPECT_GE(elapsed, at_least) << scheme << ": " << error.message;
+      EXPECT_LT(elapsed, 5s) << scheme;
+    }
   }
 
   TempDir state_dir_;
@@ -287,95 +301,14 @@ TEST_F(MirrorTest, MissingBranchIsNotRetryable) {
   EXPECT_FALSE(std::get<GitError>(result).retryable);
 }
 
-// A peer that completes the TCP handshake (kernel backlog) but never answers.
-class SilentListener {
- public:
-  explicit SilentListener(int backlog = 16) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, backlog) != 0) {
-      throw std::runtime_error("listen failed");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentListener() { ::close(fd_); }
-  SilentListener(const SilentListener&) = delete;
-  SilentListener& operator=(const SilentListener&) = delete;
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 TEST_F(MirrorTest, SilentHostTimesOutRetryably) {
-  SilentListener silent;
-  for (const std::string scheme : {"git", "http"}) {
-    Mirror mirror(
-        repository(scheme + "://127.0.0.1:" + std::to_string(silent.port()) + "/infra.git"),
-        state_dir_.path());
-    const auto start = std::chrono::steady_clock::now();
-    auto result = mirror.fetch(1s);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    ASSERT_TRUE(std::holds_alternative<GitError>(result)) << scheme;
-    EXPECT_TRUE(std::get<GitError>(result).retryable) << std::get<GitError>(result).message;
-    EXPECT_NE(std::get<GitError>(result).message.find("timed out"), std::string::npos)
-        << std::get<GitError>(result).message;
-    EXPECT_LT(elapsed, 5s) << scheme;
-  }
+  test::SilentListener silent;
+  expect_fetches_time_out(silent.port(), 0ms);
 }
 
-// A client socket connecting to 127.0.0.1:port without waiting; closed on destruction.
-class PendingConnect {
- public:
-  explicit PendingConnect(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  }
-  ~PendingConnect() { ::close(fd_); }
-  PendingConnect(const PendingConnect&) = delete;
-  PendingConnect& operator=(const PendingConnect&) = delete;
-  bool established_within(std::chrono::milliseconds wait) const {
-    pollfd pfd{fd_, POLLOUT, 0};
-    return ::poll(&pfd, 1, static_cast<int>(wait.count())) == 1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 TEST_F(MirrorTest, HostNotAnsweringTheConnectTimesOutRetryably) {
-  // Linux drops the SYNs sent to a listener whose accept queue is full, so a connect to it
-  // waits on SYN retries (minutes) until the fetch's own connect timeout ends it. A backlog of
-  // 0 holds one connection: the first fills it, the second shows that the queue is full.
-  SilentListener full(0);
-  PendingConnect first(full.port());
-  ASSERT_TRUE(first.established_within(2s));
-  PendingConnect second(full.port());
-  ASSERT_FALSE(second.established_within(300ms)) << "the listener's accept queue is not full";
-  for (const std::string scheme : {"git", "http"}) {
-    Mirror mirror(
-        repository(scheme + "://127.0.0.1:" + std::to_string(full.port()) + "/infra.git"),
-        state_dir_.path());
-    const auto start = std::chrono::steady_clock::now();
-    auto result = mirror.fetch(1s);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    ASSERT_TRUE(std::holds_alternative<GitError>(result)) << scheme;
-    const auto& error = std::get<GitError>(result);
-    EXPECT_TRUE(error.retryable) << error.message;
-    EXPECT_NE(error.message.find("timed out"), std::string::npos) << error.message;
-    EXPECT_GE(elapsed, 900ms) << scheme << ": " << error.message;
-    EXPECT_LT(elapsed, 5s) << scheme;
-  }
+  test::ListenerNotAcceptingConnects full;
+  expect_fetches_time_out(full.port(), 900ms);
 }
 
 TEST_F(MirrorTest, HostRefusingConnectionsIsRetryableAtOnce) {

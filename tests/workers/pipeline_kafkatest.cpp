@@ -9,8 +9,8 @@
 
 #include <functional>
 
-#include "../receiver/payloads.hpp"
-#include "../receiver/schema_validator.hpp"
+#include "payloads.hpp"
+#include "schema_validator.hpp"
 #include "git_servers.hpp"
 #include "harness.hpp"
 

@@ -26,7 +26,8 @@ struct SendResult {
   std::string body;    // answer body, or what went wrong
 };
 
-// POSTs `body` with `headers` to an http:// or https:// URL (certificates verified).
+// POSTs `body` with `headers` to an http:// or https:// URL (certificates verified against
+// the system's CAs); `timeout` bounds the whole exchange.
 SendResult send_webhook(const std::string& url, const Headers& headers, const std::string& body,
                         std::chrono::milliseconds timeout);
 
