@@ -28,12 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long running applies may finish after SIGTERM before they are stopped.
-constexpr Duration kShutdownGrace = std::chrono::seconds(30);
-// A partition's first waiting event is dispatched after at most this long, so events that
-// arrive together are applied together.
-constexpr Duration kBatchWindow = std::chrono::milliseconds(20);
-
 void set(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
   std::string error;
   if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK)
@@ -66,11 +60,13 @@ struct Batch {
 }  // namespace
 
 struct Worker::Impl : RdKafka::RebalanceCb {
-  Impl(std::shared_ptr<const Config> initial, Metrics& m)
+  Impl(std::shared_ptr<const Config> initial, Metrics& m, const WorkerTimings& t)
       : config(std::move(initial)),
         metrics(m),
+        timings(t),
         id(worker_id()),
         producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout),
+        sink(producer, config->kafka.topics),
         log(logger("worker")) {
     const Config& c = *config;
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -94,8 +90,10 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   std::mutex reload_mutex;
   std::shared_ptr<const Config> pending_reload;  // set by reload(), taken by the poll loop
   Metrics& metrics;
+  WorkerTimings timings;
   std::string id;
   KafkaProducer producer;
+  KafkaOutcomeSink sink;  // results, state and DLQ records
   StateCache state;
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
@@ -126,7 +124,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
-                        r, WorkerContext{config, &producer, &metrics, &state, id})};
+                        r, WorkerContext{config, &sink, &metrics, &state, id, timings})};
   }
 
   // ---- live reload -------------------------------------------------------------------------
@@ -234,8 +232,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
     boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
                             {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
-    auto report = producer.produce_and_wait(config->kafka.topics.dlq, key, boost::json::serialize(dlq));
-    if (!report.ok) log->error("dead-letter publish failed error=\"{}\"", report.error);
+    if (!sink.dead_letter(key, boost::json::serialize(dlq))) log->error("dead-letter publish failed");
   }
 
   void on_message(const RdKafka::Message& m) {
@@ -301,7 +298,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
         log->info("reconcile repository={} events={} partition={}", name, job.second.size(), b->partition);
         ok = job.first->reconcile(std::move(job.second), stop) && ok;
       }
-      b->ok = ok && !stop.stop_requested();
+      b->ok = ok;  // false also when stopped: the batch is redone by the next owner
       b->finished.store(true);
     });
     batches[partition] = std::move(batch);
@@ -394,7 +391,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
       // After the consume, not before: an event that arrived while it waited is then judged
       // under a reload made meanwhile. So once reload() returns (the reload is counted, and
       // systemd told), every event produced after it meets the new config.
@@ -408,7 +405,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       for (auto it = waiting_since.begin(); it != waiting_since.end();) {
         auto partition = (it++)->first;
         if (!batches.contains(partition) &&
-            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= kBatchWindow))
+            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= timings.batch_window))
           dispatch(partition);
       }
       std::vector<std::int32_t> finished;
@@ -421,7 +418,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       }
       if (now >= next_lag) {
         update_lag();
-        next_lag = now + std::chrono::seconds(5);
+        next_lag = now + timings.lag_interval;
       }
     }
     shutdown();
@@ -429,14 +426,14 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   void shutdown() {
     log->info("stopping: {} applies running, grace {}s", batches.size(),
-              std::chrono::duration_cast<std::chrono::seconds>(kShutdownGrace).count());
-    auto deadline = Clock::now() + kShutdownGrace;
+              std::chrono::duration_cast<std::chrono::seconds>(timings.shutdown_grace).count());
+    auto deadline = Clock::now() + timings.shutdown_grace;
     // Keep polling (heartbeats, no new events: every partition with a batch is paused and
     // waiting events are simply not dispatched) until the batches finish or the grace ends.
     while (!batches.empty()) {
       watchdog.ping();
       if (Clock::now() >= deadline) batch_stop.request_stop();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
       std::vector<std::int32_t> finished;
       for (const auto& [partition, batch] : batches)
         if (batch->finished.load()) finished.push_back(partition);
@@ -448,8 +445,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   }
 };
 
-Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(config), metrics)) {}
+Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings)
+    : impl_(std::make_unique<Impl>(std::move(config), metrics, timings)) {}
 Worker::~Worker() = default;
 void Worker::run(std::stop_token stop) { impl_->run(stop); }
 bool Worker::ready() const { return impl_->producer.connected(); }
