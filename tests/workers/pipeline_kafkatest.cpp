@@ -282,6 +282,23 @@ TEST_F(PipelineTest, SignedPushIsAppliedOverSshWithAKeyAndKnownHosts) {
   expect_push_applied();
 }
 
+// The worker's own resync timer, end to end: it publishes a poll event for each repository
+// whose partition it owns (what a resync then does is ReconcilerTest's).
+TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
+  resync_ = "1s";
+  start_and_apply_head();
+  ASSERT_FALSE(HasFailure());
+  repo_.write("web/index.html", "<h1>v2</h1>\n");
+  repo_.commit("second");
+  repo_.push();  // and no webhook: it was lost
+  auto second = repo_.rev_parse("HEAD");
+  auto applied = result_where([&](const json::object& r) {
+    return r.at("status") == "applied" && r.at("commit") == second.c_str();
+  });
+  ASSERT_FALSE(applied.empty()) << worker_->log();
+  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
+}
+
 TEST_F(PipelineTest, RefusedEventsAreDeadLetteredOnceAndDoNotBlockThePartition) {
   start();
   const auto first = repo_.rev_parse("HEAD");

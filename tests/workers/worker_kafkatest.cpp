@@ -48,6 +48,33 @@ class RunningWorker {
   std::jthread thread_;
 };
 
+// A config for the repository "infra" at `url` with one target, on topics of its own.
+std::shared_ptr<Config> worker_config(const std::string& state_dir, const std::string& url,
+                                      Target target) {
+  auto config = std::make_shared<Config>();
+  config->kafka.brokers = kafka_bootstrap();
+  config->kafka.topics = {unique_name("events"), unique_name("results"), unique_name("state"),
+                          unique_name("dlq")};
+  config->kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  config->worker.group_id = unique_name("group");
+  config->worker.state_dir = state_dir;
+  config->worker.max_attempts = 2;
+  config->repositories.push_back(Repository{.name = "infra", .match = "acme/infra", .url = url,
+                                            .branch = "main", .targets = {std::move(target)}});
+  return config;
+}
+
+// A push event for `after`, as the receiver publishes it.
+void publish_push(const Config& config, const std::string& before, const std::string& after) {
+  const Event event{.event_id = random_uuid(), .provider = "github",
+                    .delivery_id = unique_name("delivery"),
+                    .received_at = format_timestamp(std::chrono::system_clock::now()),
+                    .repository = "infra", .full_name = "acme/infra",
+                    .clone_url = "https://example.com/acme/infra.git", .branch = "main",
+                    .kind = "push", .before = before, .after = after, .sender = "octocat"};
+  produce_record(config.kafka.brokers, config.kafka.topics.events, "infra", to_json(event));
+}
+
 TEST(WorkerTest, StopPastTheShutdownGraceStopsTheApplyReportsItAndLeavesItForTheNextOwner) {
   worker::init_libgit2();
   TempDir dir;
@@ -59,25 +86,10 @@ TEST(WorkerTest, StopPastTheShutdownGraceStopsTheApplyReportsItAndLeavesItForThe
   const auto slow = repo.commit("slow once");
   repo.push();
 
-  auto config = std::make_shared<Config>();
-  config->kafka.brokers = kafka_bootstrap();
-  config->kafka.topics = {unique_name("events"), unique_name("results"), unique_name("state"),
-                          unique_name("dlq")};
-  config->kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-  config->worker.group_id = unique_name("group");
-  config->worker.state_dir = dir.path() + "/state";
-  config->worker.max_attempts = 2;
-  config->repositories.push_back(Repository{
-      .name = "infra", .match = "acme/infra", .url = repo.served_path(), .branch = "main",
-      .targets = {Target{.name = "web", .path = "web",
-                         .apply = ExecApply{.command = {"/bin/sh", "run.sh"}}}}});
-  const Event event{.event_id = random_uuid(), .provider = "github", .delivery_id = "d-grace",
-                    .received_at = format_timestamp(std::chrono::system_clock::now()),
-                    .repository = "infra", .full_name = "acme/infra",
-                    .clone_url = "https://example.com/acme/infra.git", .branch = "main",
-                    .kind = "push", .before = std::string(40, '0'), .after = slow,
-                    .sender = "octocat"};
-  produce_record(config->kafka.brokers, config->kafka.topics.events, "infra", to_json(event));
+  auto config = worker_config(dir.path() + "/state", repo.served_path(),
+                              Target{.name = "web", .path = "web",
+                                     .apply = ExecApply{.command = {"/bin/sh", "run.sh"}}});
+  publish_push(*config, std::string(40, '0'), slow);
   worker::WorkerTimings timings;
   timings.shutdown_grace = std::chrono::milliseconds(500);
 
@@ -108,6 +120,36 @@ TEST(WorkerTest, StopPastTheShutdownGraceStopsTheApplyReportsItAndLeavesItForThe
   EXPECT_EQ(redone["status"], "applied") << redone;
   EXPECT_EQ(redone["commit"], slow.c_str());
   EXPECT_EQ(file_text(done), slow + "\n");
+}
+
+// Rule 2 in the engine: events that wait together on a partition go to the reconciler as one
+// batch, which applies the newest commit once.
+TEST(WorkerTest, EventsWaitingTogetherAreAppliedTogether) {
+  worker::init_libgit2();
+  TempDir dir;
+  GitRepoFixture repo("infra");
+  const auto dest = dir.path() + "/dest";
+  auto config = worker_config(dir.path() + "/state", repo.served_path(),
+                              Target{.name = "web", .path = "web", .apply = FilesApply{.dest = dest}});
+  std::string before(40, '0');
+  constexpr int kPushes = 6;
+  for (int i = 1; i <= kPushes; ++i) {
+    repo.write("web/index.html", "<h1>v" + std::to_string(i) + "</h1>\n");
+    const auto after = repo.commit("change " + std::to_string(i));
+    repo.push();
+    publish_push(*config, before, after);  // all waiting before the worker starts
+    before = after;
+  }
+  RunningWorker worker(config, worker::WorkerTimings{});
+  TopicReader results(config->kafka.brokers, config->kafka.topics.results);
+  auto records = results.read(kPushes, 60s);
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(kPushes));
+  std::size_t applied = 0;
+  for (const auto& record : records)
+    applied += json::parse(record.value).at("status") == "applied" ? 1 : 0;
+  EXPECT_GE(applied, 1u);
+  EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2)) << "one apply per batch, not per event";
+  EXPECT_EQ(file_text(dest + "/index.html"), "<h1>v" + std::to_string(kPushes) + "</h1>\n");
 }
 
 }  // namespace

@@ -36,11 +36,11 @@ struct WorkerContext {
   // The config generation the reconciler was made from; a reload makes new reconcilers and
   // this keeps the old generation alive for those still running.
   std::shared_ptr<const Config> config;
-  OutcomeSink* sink = nullptr;
+  OutcomeSink* sink = nullptr;  // Kafka in production, a vector in tests
   Metrics* metrics = nullptr;
   StateCache* state = nullptr;
   std::string worker_id;
-  WorkerTimings timings;
+  WorkerTimings timings;  // backoff and fetch timeout
 };
 
 class Mirror;
