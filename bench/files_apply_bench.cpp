@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "gitopsd/worker/appliers.hpp"
+#include "gitopsd/worker/files_sync.hpp"
 #include "gitopsd/worker/mirror.hpp"
 
 namespace gitopsd::worker {

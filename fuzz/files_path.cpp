@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "gitopsd/worker/appliers.hpp"
+#include "gitopsd/worker/files_sync.hpp"
 
 namespace {
 

@@ -1,4 +1,6 @@
-#include "gitopsd/worker/appliers.hpp"
+#include "gitopsd/worker/command_runner.hpp"
+#include "gitopsd/worker/files_sync.hpp"
+#include "gitopsd/worker/process_group_record.hpp"
 
 #include <gmock/gmock.h>
 #include <fcntl.h>

@@ -130,14 +130,15 @@ class PipelineTest : public ::testing::Test {
     return head;
   }
 
-  // An `exec` target whose apply appends "start <commit>" to `marker`, runs `seconds`, appends
-  // "end <commit>" to it (if its checkout is still there) and its commit to `done`. Starts gitopsd, sends the webhook and returns
-  // the commit once the apply is running.
+  // An `exec` target whose apply appends "start <commit>" to `marker`, runs `seconds` (only
+  // while `done` does not exist: a run after the first is quick), appends "end <commit>" to it
+  // (if its checkout is still there) and its commit to `done`. Starts gitopsd, sends the
+  // webhook and returns the commit once the apply is running.
   std::string start_slow_exec_apply(int seconds) {
     targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
     // "end" only while its checkout is still in place around it.
-    repo_.write("web/run.sh", "echo start $GITOPSD_COMMIT >> " + marker_ + "\nsleep " + std::to_string(seconds) +
-                                  "\nif [ -e run.sh ]; then echo end $GITOPSD_COMMIT; else echo checkout-gone; fi >> " +
+    repo_.write("web/run.sh", "echo start $GITOPSD_COMMIT >> " + marker_ + "\n[ -e " + done_ + " ] || sleep " +
+                                  std::to_string(seconds) + "\nif [ -e run.sh ]; then echo end $GITOPSD_COMMIT; else echo checkout-gone; fi >> " +
                                   marker_ + "\necho $GITOPSD_COMMIT >> " + done_ + "\n");
     repo_.commit("slow");
     repo_.push();
@@ -146,12 +147,6 @@ class PipelineTest : public ::testing::Test {
     EXPECT_EQ(webhook(kZeroSha, slow).status, 202);
     EXPECT_TRUE(wait_until([&] { return fs::exists(marker_); }, 60s)) << worker_->log();
     return slow;
-  }
-
-  std::vector<json::object> all_results(std::size_t at_least, std::chrono::milliseconds timeout) {
-    std::vector<json::object> out;
-    for (const auto& record : results_->read(at_least, timeout)) out.push_back(json::parse(record.value).as_object());
-    return out;
   }
 
   HttpResponse webhook(const std::string& before, const std::string& after,
@@ -223,6 +218,24 @@ TEST_F(PipelineTest, SignedPushIsAppliedToTheFilesTarget) {
   EXPECT_TRUE(matches_schema(records[1].value, GITOPSD_SOURCE_DIR "/schemas/state.v1.json"));
   EXPECT_EQ(json::parse(records[1].value).at("commit"), second.c_str());
 
+  // What an operator's Prometheus sees on the worker's admin port (the drift counters are
+  // proven by ReconcilerTest.FilesChangedByHandAreCorrectedAtTheNextResync).
+  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/healthz", {}, "").status, 200);
+  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/readyz", {}, "").status, 200);
+  std::string metrics;
+  for (const char* line :
+       {"gitopsd_applies_total{repository=\"infra\",target=\"web\",status=\"applied\"} 2",
+        "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 2",
+        "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}",
+        "gitopsd_consumer_lag{partition=\"0\"}"})
+    EXPECT_TRUE(wait_until(  // the lag gauge is refreshed every 5 s
+        [&] {
+          metrics = http_request(worker_admin_port_, "GET", "/metrics", {}, "").body;
+          return metrics.find(line) != std::string::npos;
+        },
+        10s, 100ms))
+        << line << "\n" << metrics;
+
   worker_->signal(SIGTERM);
   EXPECT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
 }
@@ -269,70 +282,8 @@ TEST_F(PipelineTest, SignedPushIsAppliedOverSshWithAKeyAndKnownHosts) {
   expect_push_applied();
 }
 
-TEST_F(PipelineTest, OlderEventAfterANewerOneDoesNotMoveBackwards) {
-  start();
-  auto first = repo_.rev_parse("HEAD");
-  repo_.write("web/index.html", "<h1>v2</h1>\n");
-  repo_.commit("second");
-  repo_.push();
-  auto second = repo_.rev_parse("HEAD");
-  ASSERT_EQ(webhook(first, second).status, 202);
-  EXPECT_EQ(result(1)["status"], "applied");
-  ASSERT_EQ(webhook(kZeroSha, first).status, 202);  // delivered late
-  auto late = result(2);
-  EXPECT_EQ(late["status"], "unchanged") << late;
-  EXPECT_EQ(late["commit"], second.c_str());
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
-}
-
-TEST_F(PipelineTest, EventNamingACommitNotOnTheBranchIsRefused) {
-  start();
-  const std::string forged = "0123456789abcdef0123456789abcdef01234567";
-  ASSERT_EQ(webhook(kZeroSha, forged).status, 202);  // validly signed, but not a real commit
-  auto r = result(1);
-  EXPECT_EQ(r["status"], "failed") << r;
-  EXPECT_NE(std::string(r["message"].as_string()).find("not on branch"), std::string::npos) << r;
-  EXPECT_FALSE(fs::exists(dest_ + "/index.html"));
-}
-
-
-bool status_is(const json::object& r, const char* status) { return r.at("status") == status; }
-
-TEST_F(PipelineTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
-  resync_ = "1s";
-  const auto first = start_and_apply_head();
-  ASSERT_FALSE(HasFailure());
-  // Someone edits, adds and deletes files on the host.
-  std::ofstream(dest_ + "/index.html") << "defaced";
-  std::ofstream(dest_ + "/extra.txt") << "left behind";
-  fs::remove(dest_ + "/app.sh");
-  auto corrected = result_where([](const json::object& r) { return status_is(r, "drift_corrected"); });
-  ASSERT_FALSE(corrected.empty()) << worker_->log();
-  EXPECT_EQ(corrected["commit"], first.c_str());
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
-  EXPECT_FALSE(fs::exists(dest_ + "/extra.txt"));
-  EXPECT_TRUE(fs::exists(dest_ + "/app.sh"));
-
-  // What an operator's Prometheus sees on the worker's admin port.
-  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/healthz", {}, "").status, 200);
-  EXPECT_EQ(http_request(worker_admin_port_, "GET", "/readyz", {}, "").status, 200);
-  std::string metrics;
-  for (const char* line :
-       {"gitopsd_applies_total{repository=\"infra\",target=\"web\",status=\"applied\"} 1",
-        "gitopsd_drift_found_total{repository=\"infra\",target=\"web\"} 1",
-        "gitopsd_drift_corrected_total{repository=\"infra\",target=\"web\"} 1",
-        "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 1",
-        "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}",
-        "gitopsd_consumer_lag{partition=\"0\"}"})
-    EXPECT_TRUE(wait_until(  // the lag gauge is refreshed every 5 s
-        [&] {
-          metrics = http_request(worker_admin_port_, "GET", "/metrics", {}, "").body;
-          return metrics.find(line) != std::string::npos;
-        },
-        10s, 100ms))
-        << line << "\n" << metrics;
-}
-
+// The worker's own resync timer, end to end: it publishes a poll event for each repository
+// whose partition it owns (what a resync then does is ReconcilerTest's).
 TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
   resync_ = "1s";
   start_and_apply_head();
@@ -342,22 +293,10 @@ TEST_F(PipelineTest, PushWithoutAWebhookIsAppliedByTheResync) {
   repo_.push();  // and no webhook: it was lost
   auto second = repo_.rev_parse("HEAD");
   auto applied = result_where([&](const json::object& r) {
-    return status_is(r, "applied") && r.at("commit") == second.c_str();
+    return r.at("status") == "applied" && r.at("commit") == second.c_str();
   });
   ASSERT_FALSE(applied.empty()) << worker_->log();
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
-}
-
-TEST_F(PipelineTest, SymlinkEscapingDestIsRefusedAndNothingIsWritten) {
-  repo_.symlink("web/passwd", "../../../../../../etc/passwd");
-  repo_.commit("evil");
-  repo_.push();
-  start();
-  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
-  auto r = result(1);
-  EXPECT_EQ(r["status"], "failed") << r;
-  EXPECT_NE(std::string(r["message"].as_string()).find("escapes"), std::string::npos) << r;
-  EXPECT_FALSE(fs::exists(dest_));
 }
 
 TEST_F(PipelineTest, RefusedEventsAreDeadLetteredOnceAndDoNotBlockThePartition) {
@@ -401,71 +340,6 @@ TEST_F(PipelineTest, RefusedEventsAreDeadLetteredOnceAndDoNotBlockThePartition) 
   EXPECT_EQ(dlq.read(3, 2s).size(), 2u) << worker_->log();
 }
 
-TEST_F(PipelineTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {
-  apply_timeout_ = "2s";
-  max_attempts_ = 1;
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
-  repo_.write("web/run.sh", "sleep 60\n");
-  repo_.commit("hangs");
-  repo_.push();
-  auto hangs = repo_.rev_parse("HEAD");
-  start();
-  ASSERT_EQ(webhook(kZeroSha, hangs).status, 202);
-  auto killed = result(1);
-  EXPECT_EQ(killed["status"], "failed") << killed;
-  EXPECT_NE(std::string(killed["message"].as_string()).find("apply_timeout"), std::string::npos) << killed;
-  TopicReader dlq(setup_.bootstrap, topics_[2]);
-  ASSERT_EQ(dlq.read(1, 30s).size(), 1u);
-
-  repo_.write("web/run.sh", "echo \"deployed $GITOPSD_COMMIT\"\n");
-  repo_.commit("fixed");
-  repo_.push();
-  auto fixed = repo_.rev_parse("HEAD");
-  ASSERT_EQ(webhook(hangs, fixed).status, 202);
-  auto applied = result(2);
-  EXPECT_EQ(applied["status"], "applied") << applied;
-  EXPECT_NE(std::string(applied["output_tail"].as_string()).find("deployed " + fixed), std::string::npos);
-}
-
-TEST_F(PipelineTest, UnreachableGitHostFailsToTheDeadLetterQueueAndOtherRepositoriesFlow) {
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dest_ + "}}\n";
-  setup_.repositories_yaml = repository_yaml("infra", "acme/infra", daemon_->url(repo_.name()));
-  // A dest of its own: two targets on one dest are refused at load.
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: files, dest: " + dir_.path() +
-                  "/gone-dest}}\n";
-  setup_.repositories_yaml +=
-      repository_yaml("gone", "acme/gone", "git://127.0.0.1:" + std::to_string(free_port()) + "/gone.git");
-  start();
-  auto d = github_delivery("push", github_push("acme/gone", "main", kShaA, kShaB), kSecret, unique_name("d"));
-  std::map<std::string, std::string> headers(d.headers.begin(), d.headers.end());
-  ASSERT_EQ(http_request(setup_.port, "POST", d.path, headers, d.body).status, 202);
-  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
-  auto records = results_->read(2, 90s);
-  ASSERT_EQ(records.size(), 2u) << worker_->log();
-  std::map<std::string, std::string> status_by_key;
-  for (const auto& r : records) status_by_key[r.key] = json::parse(r.value).at("status").as_string().c_str();
-  EXPECT_EQ(status_by_key["gone/web"], "failed");
-  EXPECT_EQ(status_by_key["infra/web"], "applied");
-  TopicReader dlq(setup_.bootstrap, topics_[2]);
-  auto dead = dlq.read(1, 30s);
-  ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].key, "gone");
-  EXPECT_EQ(json::parse(dead[0].value).at("attempts"), 2);
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
-}
-
-TEST_F(PipelineTest, GitHostBackWithinTheRetriesIsApplied) {
-  max_attempts_ = 5;  // retries after 1, 2, 4, 8 s
-  start();
-  daemon_->stop();
-  ASSERT_EQ(webhook(kZeroSha, repo_.rev_parse("HEAD")).status, 202);
-  ASSERT_TRUE(wait_until([&] { return worker_->log().find("fetch failed") != std::string::npos; }, 30s));
-  daemon_->start();
-  auto r = result(1);
-  EXPECT_EQ(r["status"], "applied") << r << worker_->log();
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
-}
-
 TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
   // Long enough to outlast the restarted worker's wait for the dead member's session to end.
   auto slow = start_slow_exec_apply(12);
@@ -482,28 +356,6 @@ TEST_F(PipelineTest, WorkerKilledMidApplyAppliesTheEventAfterRestart) {
   // once on one target.
   EXPECT_EQ(read_file(marker_), "start " + slow + "\nend " + slow + "\nstart " + slow + "\nend " + slow + "\n");
   EXPECT_EQ(read_file(done_), slow + "\n" + slow + "\n");
-}
-
-TEST_F(PipelineTest, BurstOfPushesEndsOnTheNewestCommitWithAFewApplies) {
-  start();
-  std::string before = repo_.rev_parse("HEAD");
-  constexpr int kPushes = 200;
-  for (int i = 0; i < kPushes; ++i) {
-    repo_.write("web/index.html", "<h1>v" + std::to_string(i + 2) + "</h1>\n");
-    auto after = repo_.commit("change " + std::to_string(i));
-    repo_.push();
-    ASSERT_EQ(webhook(before, after).status, 202);
-    before = after;
-  }
-  auto results = all_results(kPushes, 180s);
-  ASSERT_EQ(results.size(), static_cast<std::size_t>(kPushes)) << worker_->log();
-  std::size_t applied = 0;
-  for (const auto& r : results) applied += status_is(r, "applied") ? 1 : 0;
-  std::cout << "[ burst ] " << kPushes << " pushes -> " << applied << " applies\n";
-  // How many applies depends on how fast pushes come compared with applies: about 22 on an
-  // idle 2-core machine, 55 seen with ASan and six tests at once. Without batching it is 200.
-  EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2));
-  EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v" + std::to_string(kPushes + 1) + "</h1>\n");
 }
 
 TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
@@ -524,35 +376,6 @@ TEST_F(PipelineTest, SigtermLetsTheRunningApplyFinishThenCommitsAndExits) {
   ASSERT_EQ(webhook(slow, next).status, 202);
   auto r2 = result(2);
   EXPECT_EQ(r2["commit"], next.c_str()) << r2;
-  EXPECT_EQ(read_file(done_), slow + "\n");
-}
-
-TEST_F(PipelineTest, SigtermPastTheGraceStopsTheApplyReportsItAndLeavesItForTheNextOwner) {
-  // The first run outlasts the worker's 30 s shutdown grace; a run after it is quick.
-  targets_yaml_ = "      - {name: web, path: web, apply: {type: exec, command: [/bin/sh, run.sh]}}\n";
-  repo_.write("web/run.sh", "if [ -e " + marker_ + " ]; then echo $GITOPSD_COMMIT > " + done_ +
-                                "; else touch " + marker_ + "; sleep 120; fi\n");
-  repo_.commit("slow once");
-  repo_.push();
-  const auto slow = repo_.rev_parse("HEAD");
-  start();
-  ASSERT_EQ(webhook(kZeroSha, slow).status, 202);
-  ASSERT_TRUE(wait_until([&] { return fs::exists(marker_); }, 60s)) << worker_->log();
-
-  worker_->signal(SIGTERM);
-  EXPECT_EQ(worker_->wait(60s), std::optional<int>(0)) << worker_->log();
-  auto stopped = result(1);
-  EXPECT_EQ(stopped["status"], "failed") << stopped;
-  EXPECT_NE(std::string(stopped["message"].as_string()).find("shutting down"), std::string::npos) << stopped;
-  EXPECT_EQ(stopped["attempt"], 1) << "no retry once the worker is stopping: " << stopped;
-  TopicReader dlq(setup_.bootstrap, topics_[2]);
-  EXPECT_TRUE(dlq.read(1, 2s).empty()) << "a stopped apply is not dead-lettered";
-
-  // Not committed: the next worker applies the event.
-  start_worker();
-  auto redone = result(2);
-  EXPECT_EQ(redone["status"], "applied") << redone << worker_->log();
-  EXPECT_EQ(redone["commit"], slow.c_str());
   EXPECT_EQ(read_file(done_), slow + "\n");
 }
 

@@ -25,11 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long running applies may finish after SIGTERM before they are stopped.
-constexpr Duration kShutdownGrace = std::chrono::seconds(30);
-// A partition's first waiting event is dispatched after at most this long, so events that
-// arrive together are applied together.
-constexpr Duration kBatchWindow = std::chrono::milliseconds(20);
 
 std::string worker_id() {
   char host[256] = {};
@@ -50,13 +45,15 @@ struct Batch {
 }  // namespace
 
 struct Worker::Impl : RdKafka::RebalanceCb {
-  Impl(std::shared_ptr<const Config> initial, Metrics& m)
+  Impl(std::shared_ptr<const Config> initial, Metrics& m, const WorkerTimings& t)
       : config(std::move(initial)),
         metrics(m),
+        timings(t),
         id(worker_id()),
         // The topics every apply publishes to, and resync's: known before the first apply.
         producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout,
                  {config->kafka.topics.results, config->kafka.topics.state, config->kafka.topics.events}),
+        sink(producer, config->kafka.topics),
         log(logger("worker")) {
     const Config& c = *config;
     auto conf = make_kafka_conf(consumer_settings(c.kafka, c.worker.group_id));
@@ -76,8 +73,10 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   std::mutex reload_mutex;
   std::shared_ptr<const Config> pending_reload;  // set by reload(), taken by the poll loop
   Metrics& metrics;
+  WorkerTimings timings;
   std::string id;
   KafkaProducer producer;
+  KafkaOutcomeSink sink;  // results, state and DLQ records
   StateCache state;
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
@@ -108,7 +107,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
-                        r, WorkerContext{config, &producer, &metrics, &state, id})};
+                        r, WorkerContext{config, &sink, &metrics, &state, id, timings})};
   }
 
   // ---- live reload -------------------------------------------------------------------------
@@ -216,8 +215,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
     boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
                             {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
-    auto report = producer.produce_and_wait(config->kafka.topics.dlq, key, boost::json::serialize(dlq));
-    if (!report.ok) log->error("dead-letter publish failed error=\"{}\"", report.error);
+    if (!sink.dead_letter(key, boost::json::serialize(dlq))) log->error("dead-letter publish failed");
   }
 
   void on_message(const RdKafka::Message& m) {
@@ -283,7 +281,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
         log->info("reconcile repository={} events={} partition={}", name, job.second.size(), b->partition);
         ok = job.first->reconcile(std::move(job.second), stop) && ok;
       }
-      b->ok = ok && !stop.stop_requested();
+      b->ok = ok;  // false also when stopped: the batch is redone by the next owner
       b->finished.store(true);
     });
     batches[partition] = std::move(batch);
@@ -376,7 +374,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
       // After the consume, not before: an event that arrived while it waited is then judged
       // under a reload made meanwhile. So once reload() returns (the reload is counted, and
       // systemd told), every event produced after it meets the new config.
@@ -390,7 +388,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       for (auto it = waiting_since.begin(); it != waiting_since.end();) {
         auto partition = (it++)->first;
         if (!batches.contains(partition) &&
-            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= kBatchWindow))
+            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= timings.batch_window))
           dispatch(partition);
       }
       std::vector<std::int32_t> finished;
@@ -403,7 +401,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       }
       if (now >= next_lag) {
         update_lag();
-        next_lag = now + std::chrono::seconds(5);
+        next_lag = now + timings.lag_interval;
       }
     }
     shutdown();
@@ -411,14 +409,14 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   void shutdown() {
     log->info("stopping: {} applies running, grace {}s", batches.size(),
-              std::chrono::duration_cast<std::chrono::seconds>(kShutdownGrace).count());
-    auto deadline = Clock::now() + kShutdownGrace;
+              std::chrono::duration_cast<std::chrono::seconds>(timings.shutdown_grace).count());
+    auto deadline = Clock::now() + timings.shutdown_grace;
     // Keep polling (heartbeats, no new events: every partition with a batch is paused and
     // waiting events are simply not dispatched) until the batches finish or the grace ends.
     while (!batches.empty()) {
       watchdog.ping();
       if (Clock::now() >= deadline) batch_stop.request_stop();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
       std::vector<std::int32_t> finished;
       for (const auto& [partition, batch] : batches)
         if (batch->finished.load()) finished.push_back(partition);
@@ -430,8 +428,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   }
 };
 
-Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(config), metrics)) {}
+Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings)
+    : impl_(std::make_unique<Impl>(std::move(config), metrics, timings)) {}
 Worker::~Worker() = default;
 void Worker::run(std::stop_token stop) { impl_->run(stop); }
 bool Worker::ready() const { return impl_->producer.connected(); }

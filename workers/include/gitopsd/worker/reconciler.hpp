@@ -14,9 +14,10 @@
 
 #include "gitopsd/config.hpp"
 #include "gitopsd/event.hpp"
-#include "gitopsd/kafka_producer.hpp"
 #include "gitopsd/metrics.hpp"
 #include "gitopsd/records.hpp"
+#include "gitopsd/worker/outcome_sink.hpp"
+#include "gitopsd/worker/worker_timings.hpp"
 
 namespace gitopsd::worker {
 
@@ -35,10 +36,11 @@ struct WorkerContext {
   // The config generation the reconciler was made from; a reload makes new reconcilers and
   // this keeps the old generation alive for those still running.
   std::shared_ptr<const Config> config;
-  KafkaProducer* producer = nullptr;
+  OutcomeSink* sink = nullptr;  // Kafka in production, a vector in tests
   Metrics* metrics = nullptr;
   StateCache* state = nullptr;
   std::string worker_id;
+  WorkerTimings timings;  // backoff and fetch timeout
 };
 
 class Mirror;
@@ -51,8 +53,9 @@ class RepositoryReconciler {
   ~RepositoryReconciler();
 
   // Handles `events` (oldest first, all for this repository). Returns false when an outcome
-  // could not be published: then the events must not be committed (they will come again).
-  // `stop` abandons retries and kills running commands (SIGTERM of the worker).
+  // could not be published, or when `stop` came: then the events must not be committed (they
+  // will come again). `stop` abandons retries and kills running commands (the shutdown grace
+  // of the worker has passed); what it stopped is reported failed, not dead-lettered.
   bool reconcile(std::vector<Event> events, std::stop_token stop);
 
  private:

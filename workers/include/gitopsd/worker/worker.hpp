@@ -11,13 +11,14 @@
 
 #include "gitopsd/config.hpp"
 #include "gitopsd/metrics.hpp"
+#include "gitopsd/worker/worker_timings.hpp"
 
 namespace gitopsd::worker {
 
 class Worker {
  public:
   // Throws std::runtime_error when librdkafka refuses the settings.
-  Worker(std::shared_ptr<const Config> config, Metrics& metrics);
+  Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings = {});
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

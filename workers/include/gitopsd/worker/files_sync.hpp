@@ -1,14 +1,11 @@
-// The appliers of DESIGN.md: `files` makes a directory hold exactly a subtree; `exec` runs
-// an operator-configured argv in a checkout. Neither involves a shell; nothing from a webhook
-// payload becomes a path, argument or environment value except the commit id.
+// The `files` applier's core: makes a directory hold exactly a subtree of a commit, without a
+// shell and without following a symlink already there. Nothing from a webhook payload becomes
+// a path. The Applier around it (files_applier.cpp) adds the applied record and `after`.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
-#include <stop_token>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -89,45 +86,5 @@ FilesOutcome apply_file_changes(const std::string& dest, const std::vector<TreeF
 // Writes `files` into a fresh directory `dir` (for `exec`: a checkout of the subtree).
 FilesOutcome checkout_files(const std::string& dir, const std::vector<TreeFile>& files,
                             const BlobSource& blobs, const FilesOptions& options = {});
-
-struct CommandResult {
-  bool started = false;   // false: could not be spawned (then `error` says why)
-  int exit_code = -1;     // when it exited
-  int signal = 0;         // when it was killed by a signal
-  bool timed_out = false; // killed because `timeout` passed
-  bool stopped = false;   // killed because `stop` was requested
-  std::string output_tail;  // last `tail_bytes` of stdout+stderr together
-  std::string error;
-  std::chrono::milliseconds duration{0};
-};
-
-struct CommandSpec {
-  std::vector<std::string> argv;           // argv[0] is looked up in PATH when it has no '/'
-  std::string working_dir;
-  std::map<std::string, std::string> env;  // the whole environment (no inheritance)
-  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
-  std::size_t tail_bytes = 8192;
-  // When set, the command's process group is recorded in this file while it runs. A group
-  // recorded there by a worker that died (SIGKILL, crash: its commands outlive it) is waited
-  // for, up to `timeout`, then killed, before this command starts: one target never has two
-  // commands running at once.
-  std::string group_file;
-};
-
-// Waits for the command whose process group is recorded in `group_file` (by a worker that
-// died) to end, at most `timeout`, then kills its group; removes the record. Returns at once
-// when there is no record or the group is gone. run_command does this itself; call it earlier
-// when what comes before the command (a fresh checkout) must not disturb the old one.
-void wait_for_leftover_command(const std::string& group_file, std::chrono::milliseconds timeout,
-                               std::stop_token stop = {});
-
-// Runs a command in its own process group, without a shell. On timeout or stop the whole
-// group gets SIGTERM, then SIGKILL after a 5 s grace. Blocks the calling thread.
-CommandResult run_command(const CommandSpec& spec, std::stop_token stop = {});
-
-// The environment every applier command gets: PATH, HOME, LANG from the daemon (nothing else
-// of it: secrets may live there), plus `extra` (e.g. GITOPSD_REPOSITORY, GITOPSD_COMMIT...).
-std::map<std::string, std::string> command_environment(
-    const std::map<std::string, std::string>& extra);
 
 }  // namespace gitopsd::worker

@@ -1,16 +1,9 @@
-#include "gitopsd/worker/appliers.hpp"
+#include "gitopsd/worker/files_sync.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,57 +13,23 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-#include <cstdio>
 #include <deque>
-#include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
-#include <sstream>
-#include <thread>
-#include <memory>
-#include <set>
 #include <stdexcept>
 #include <utility>
 
-#include "gitopsd/log.hpp"
+#include "gitopsd/c_handle.hpp"
+#include "gitopsd/crypto.hpp"
+#include "posix_helpers.hpp"
 
 namespace gitopsd::worker {
 namespace {
 
-// Owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::string errno_text(int err) { return std::strerror(err); }
-
 class Sha1 {
  public:
-  Sha1() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+  Sha1() : ctx_(EVP_MD_CTX_new()) {
     if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha1(), nullptr) != 1) {
       throw std::runtime_error("SHA-1 unavailable");
     }
@@ -80,46 +39,17 @@ class Sha1 {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
     EVP_DigestFinal_ex(ctx_.get(), digest.data(), &size);
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) {
-      out.push_back(kDigits[digest[i] >> 4]);
-      out.push_back(kDigits[digest[i] & 0xf]);
-    }
-    return out;
+    return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
   }
 
  private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+  CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx_;
 };
 
 std::string blob_header(std::size_t size) {
   std::string header = "blob " + std::to_string(size);
   header.push_back('\0');
   return header;
-}
-
-std::vector<std::string> split(std::string_view path, char separator = '/') {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const auto slash = path.find(separator, start);
-    if (slash == std::string_view::npos) {
-      parts.emplace_back(path.substr(start));
-      return parts;
-    }
-    parts.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-}
-
-std::string join(const std::vector<std::string>& parts, std::size_t count) {
-  std::string out;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (i > 0) out.push_back('/');
-    out += parts[i];
-  }
-  return out;
 }
 
 std::string child_path(const std::string& prefix, const std::string& name) {
@@ -198,10 +128,17 @@ bool resolves_inside(std::vector<std::string> stack, const std::string& target,
   return true;
 }
 
-// The blob of `file`, refused before it is read when it is over the limit.
-constexpr std::string_view kFileTooLarge = "file too large: ";
+// Why an apply failed. `refused`: the commit's tree itself is at fault (FilesOutcome::refused).
+struct Problem {
+  // Implicit: most failures are of the moment, and are written as their message alone.
+  Problem(std::string why, bool tree_refused = false)
+      : message(std::move(why)), refused(tree_refused) {}
+  std::string message;
+  bool refused = false;
+};
 
-std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const BlobSource& blobs,
+// The blob of `file`, refused before it is read when it is over the limit.
+std::variant<BlobData, Problem> read_blob_of(const TreeFile& file, const BlobSource& blobs,
                                                  std::uint64_t max_bytes) {
   auto cannot_read = [&](const GitError& error) {
     return "cannot read blob " + file.blob_id + " for " + file.path + ": " + error.message;
@@ -209,8 +146,10 @@ std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const Blo
   auto size = blobs.size(file.blob_id);
   if (auto* error = std::get_if<GitError>(&size)) return cannot_read(*error);
   if (std::get<std::uint64_t>(size) > max_bytes) {
-    return std::string(kFileTooLarge) + file.path + " is " + std::to_string(std::get<std::uint64_t>(size)) +
-           " bytes, over worker.max_file_bytes (" + std::to_string(max_bytes) + ")";
+    return Problem("file too large: " + file.path + " is " +
+                       std::to_string(std::get<std::uint64_t>(size)) +
+                       " bytes, over worker.max_file_bytes (" + std::to_string(max_bytes) + ")",
+                   /*tree_refused=*/true);
   }
   auto data = blobs.read(file.blob_id);
   if (auto* error = std::get_if<GitError>(&data)) return cannot_read(*error);
@@ -219,7 +158,7 @@ std::variant<BlobData, std::string> read_blob_of(const TreeFile& file, const Blo
 
 // Fills `tree` or returns why the whole apply is refused. Reads the symlinks' blobs (their
 // targets); no other blob.
-std::optional<std::string> build_desired(const std::vector<TreeFile>& files,
+std::optional<Problem> build_desired(const std::vector<TreeFile>& files,
                                          const BlobSource& blobs, const FilesOptions& options,
                                          DesiredTree& tree) {
   tree.files.reserve(files.size());
@@ -243,7 +182,7 @@ std::optional<std::string> build_desired(const std::vector<TreeFile>& files,
     const std::string& path = file->path;
     if (file->kind != FileKind::symlink) continue;
     auto blob = read_blob_of(*file, blobs, options.max_file_bytes);
-    if (auto* error = std::get_if<std::string>(&blob)) return *error;
+    if (auto* error = std::get_if<Problem>(&blob)) return *error;
     std::string target(std::get<BlobData>(blob).bytes);
     if (target.empty() || target.find('\0') != std::string::npos) {
       return "invalid symlink target: " + path;
@@ -264,56 +203,6 @@ std::optional<std::string> build_desired(const std::vector<TreeFile>& files,
 }
 
 mode_t mode_for(FileKind kind) { return kind == FileKind::executable ? 0755 : 0644; }
-
-std::vector<std::string> list_dir(int dir_fd) {
-  std::vector<std::string> names;
-  const int copy = ::dup(dir_fd);
-  if (copy < 0) return names;
-  struct CloseDir {
-    void operator()(DIR* dir) const { ::closedir(dir); }
-  };
-  std::unique_ptr<DIR, CloseDir> dir(::fdopendir(copy));
-  if (!dir) {
-    ::close(copy);
-    return names;
-  }
-  ::rewinddir(dir.get());
-  while (const dirent* entry = ::readdir(dir.get())) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  return names;
-}
-
-Fd open_dir_at(int parent, const std::string& name) {
-  return Fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-}
-
-// Counts (and unless `dry_run` deletes) `name` and everything under it, never following a
-// symlink. Returns an errno on failure.
-int remove_entry(int parent, const std::string& name, bool dry_run, std::size_t& removed) {
-  struct stat st {};
-  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno == ENOENT ? 0 : errno;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    Fd dir = open_dir_at(parent, name);
-    if (!dir.valid()) return errno;
-    for (const auto& child : list_dir(dir.get())) {
-      if (int err = remove_entry(dir.get(), child, dry_run, removed)) return err;
-    }
-    if (!dry_run && ::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) return errno;
-  } else if (!dry_run && ::unlinkat(parent, name.c_str(), 0) != 0) {
-    return errno;
-  }
-  ++removed;
-  return 0;
-}
-
-void remove_quietly(int parent, const std::string& name) {
-  std::size_t ignored = 0;
-  remove_entry(parent, name, false, ignored);
-}
 
 // The git blob id of the regular file `name`, or "" when it is not one (or changed meanwhile).
 std::string hash_file_at(int parent, const std::string& name) {
@@ -463,7 +352,7 @@ int write_new_file(int dir_fd, const std::string& name, std::string_view content
 }
 
 // Creates `name` in `dir_fd` as `file` says (it must not exist yet); nullopt or why not.
-std::optional<std::string> create_entry(int dir_fd, const std::string& name, const TreeFile& file,
+std::optional<Problem> create_entry(int dir_fd, const std::string& name, const TreeFile& file,
                                         const DesiredTree& tree, const BlobSource& blobs,
                                         const FilesOptions& options, bool durable = true) {
   int err = 0;
@@ -472,7 +361,7 @@ std::optional<std::string> create_entry(int dir_fd, const std::string& name, con
       err = errno;
   } else {
     auto blob = read_blob_of(file, blobs, options.max_file_bytes);
-    if (auto* error = std::get_if<std::string>(&blob)) return *error;
+    if (auto* error = std::get_if<Problem>(&blob)) return *error;
     err = write_new_file(dir_fd, name, std::get<BlobData>(blob).bytes, mode_for(file.kind),
                          durable);
   }
@@ -512,7 +401,7 @@ class Staging {
   Staging& operator=(const Staging&) = delete;
 
   // Stages `file`, whose entry in dest compared as `state`; nullopt or why not.
-  std::optional<std::string> stage(const TreeFile& file, EntryState state) {
+  std::optional<Problem> stage(const TreeFile& file, EntryState state) {
     const auto parts = split(file.path);
     Fd dir(::dup(root_));
     std::string on_disk;  // dir's path under root as it is on disk (temporary names included)
@@ -559,7 +448,7 @@ class Staging {
       return std::nullopt;
     }
     if (auto problem = probe(dir.get(), name, file.path)) return problem;
-    std::optional<std::string> problem;
+    std::optional<Problem> problem;
     int err = 0;
     const std::string temp = create_temp(
         [&](const std::string& candidate) {
@@ -579,7 +468,7 @@ class Staging {
   // Renames every staged entry into place, then sets the modes that alone changed. From the
   // first rename on dest is changing; a failure here (which staging makes unlikely: every
   // name was created or looked up already) leaves it part switched.
-  std::optional<std::string> switch_in() {
+  std::optional<Problem> switch_in() {
     for (; switched_ < entries_.size(); ++switched_) {
       const Entry& entry = entries_[switched_];
       Fd dir = open_dir_path(root_, entry.dir);
@@ -606,7 +495,7 @@ class Staging {
   };
 
   // A name the filesystem cannot even look up (too long, say) fails now, not at the switch.
-  static std::optional<std::string> probe(int dir_fd, const std::string& name,
+  static std::optional<Problem> probe(int dir_fd, const std::string& name,
                                           const std::string& path) {
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno == ENOENT)
@@ -637,7 +526,7 @@ class Staging {
 // hard-linked from `old_root` (when valid) if it is a regular file of the right mode there;
 // everything else is written. Files come in path order, so one chain of open directories
 // (as deep as the tree) serves them all.
-std::optional<std::string> build_tree(int out, int old_root, const DesiredTree& tree,
+std::optional<Problem> build_tree(int out, int old_root, const DesiredTree& tree,
                                       const std::function<bool(const std::string&)>& reuse,
                                       const BlobSource& blobs, const FilesOptions& options) {
   std::vector<std::string> current;  // directory parts the chains are open at
@@ -712,7 +601,7 @@ std::variant<Place, std::string> place_of(const std::string& dest) {
 // Builds the tree beside dest as ".<name>.gitopsd-stage-*" and switches it in at once: by
 // RENAME_EXCHANGE when dest exists (the old tree, left at the stage's name, is then
 // deleted), by a rename when it does not. On failure the stage is removed.
-std::optional<std::string> build_and_switch(const std::string& dest, const DesiredTree& tree,
+std::optional<Problem> build_and_switch(const std::string& dest, const DesiredTree& tree,
                                             const std::function<bool(const std::string&)>& reuse,
                                             const BlobSource& blobs,
                                             const FilesOptions& options) {
@@ -743,7 +632,7 @@ std::optional<std::string> build_and_switch(const std::string& dest, const Desir
   if (stage_name.empty())
     return "cannot create a stage beside " + place.dest + ": " + errno_text(err);
   Fd out = open_dir_at(parent, stage_name);
-  std::optional<std::string> problem;
+  std::optional<Problem> problem;
   if (!out.valid()) problem = "cannot open the stage of " + place.dest + ": " + errno_text(errno);
   if (!problem) problem = build_tree(out.get(), old_root.get(), tree, reuse, blobs, options);
   const mode_t dest_mode = old_root.valid() ? dest_st.st_mode & 07777 : 0755;
@@ -766,19 +655,17 @@ std::optional<std::string> build_and_switch(const std::string& dest, const Desir
   return problem;
 }
 
-FilesOutcome fail(std::string error, FilesOutcome outcome = {}) {
+FilesOutcome fail(Problem problem, FilesOutcome outcome = {}) {
   outcome.ok = false;
-  // A blob over the cap is found while staging, among failures of the moment.
-  outcome.refused = error.starts_with(kFileTooLarge);
-  outcome.error = std::move(error);
+  outcome.refused = problem.refused;
+  outcome.error = std::move(problem.message);
   return outcome;
 }
 
 // The tree is refused before anything was read or written.
-FilesOutcome refuse(std::string error) {
-  FilesOutcome outcome = fail(std::move(error));
-  outcome.refused = true;
-  return outcome;
+FilesOutcome refuse(Problem problem) {
+  problem.refused = true;
+  return fail(std::move(problem));
 }
 
 // A missing dest: the whole tree is built beside it and renamed into place.
@@ -970,324 +857,6 @@ FilesOutcome checkout_files(const std::string& dir, const std::vector<TreeFile>&
   FilesOptions in_place = options;
   in_place.switch_mode = FilesSwitch::per_file;
   return apply_files(dir, files, blobs, in_place);
-}
-
-// ---------------------------------------------------------------------------------------------
-// run_command
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-constexpr auto kTermGrace = std::chrono::seconds(5);
-// After the command exits, how long its leftover background processes may keep the output
-// pipe open before the group is killed.
-constexpr auto kStragglerGrace = std::chrono::seconds(2);
-constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
-
-// posix_spawnp would search the daemon's PATH; the command's own PATH is the one that counts.
-std::optional<std::string> find_executable(const std::string& name, const CommandSpec& spec) {
-  if (name.find('/') != std::string::npos) return name;
-  const auto path_var = spec.env.find("PATH");
-  const std::string search = path_var == spec.env.end() ? kDefaultPath : path_var->second;
-  for (const auto& dir : split(search, ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = dir + "/" + name;
-    if (dir.front() != '/' && !spec.working_dir.empty()) {
-      candidate = spec.working_dir + "/" + candidate;
-    }
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-  }
-  return std::nullopt;
-}
-
-void append_tail(std::string& tail, std::string_view bytes, std::size_t limit) {
-  if (bytes.size() >= limit) {
-    tail.assign(bytes.substr(bytes.size() - limit));
-    return;
-  }
-  tail.append(bytes);
-  if (tail.size() > limit) tail.erase(0, tail.size() - limit);
-}
-
-struct SpawnResources {
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attr{};
-  SpawnResources() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnResources() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnResources(const SpawnResources&) = delete;
-  SpawnResources& operator=(const SpawnResources&) = delete;
-};
-
-// The fields of /proc/<pid>/stat after the command name (which may hold spaces and ')'), so
-// fields()[0] is field 3 (state), [2] field 5 (process group), [19] field 22 (start time).
-std::vector<std::string> proc_stat_fields(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  std::string text;
-  std::getline(in, text);
-  std::vector<std::string> fields;
-  const auto comm_end = text.rfind(')');
-  if (comm_end == std::string::npos) return fields;
-  std::istringstream rest(text.substr(comm_end + 1));
-  for (std::string field; fields.size() < 20 && rest >> field;) fields.push_back(field);
-  return fields;
-}
-
-// When the process started (clock ticks since boot): with the pid it names one process for
-// good, even after the pid number is reused.
-std::optional<std::string> process_start_time(pid_t pid) {
-  auto fields = proc_stat_fields(std::to_string(pid));
-  if (fields.size() < 20) return std::nullopt;
-  return fields[19];
-}
-
-// True while a member of the recorded group lives (zombies do not count: nobody may be
-// reaping them, e.g. a worker that is a container's init). Linux does not hand out a pid that
-// is still some group's id, so while members remain the number is still that group; its
-// leader, if present, must be the recorded one.
-bool group_alive(pid_t pgid, const std::string& start) {
-  const auto leader = proc_stat_fields(std::to_string(pgid));
-  if (leader.size() >= 20 && leader[19] != start) return false;
-  const std::string group = std::to_string(pgid);
-  Fd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!proc.valid()) return ::kill(-pgid, 0) == 0;
-  for (const auto& name : list_dir(proc.get())) {
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto fields = proc_stat_fields(name);
-    if (fields.size() >= 3 && fields[2] == group && fields[0] != "Z" && fields[0] != "X")
-      return true;
-  }
-  return false;
-}
-
-void record_group(const std::string& group_file, pid_t pgid) {
-  const auto start = process_start_time(pgid);
-  if (!start) return;
-  std::ofstream(group_file, std::ios::trunc) << pgid << " " << *start << "\n";
-}
-
-}  // namespace
-
-void wait_for_leftover_command(const std::string& group_file, std::chrono::milliseconds timeout,
-                               std::stop_token stop) {
-  long pgid = 0;
-  std::string start;
-  {
-    std::ifstream in(group_file);
-    if (!(in >> pgid >> start) || pgid <= 1) return;
-  }
-  const auto group = static_cast<pid_t>(pgid);
-  if (group_alive(group, start)) {
-    auto log = logger("apply");
-    log->warn("a command left running by a previous worker is still running process_group={} "
-              "record={}: waiting for it (at most apply_timeout) before starting another",
-              pgid, group_file);
-    const auto deadline = Clock::now() + timeout;
-    while (group_alive(group, start) && Clock::now() < deadline && !stop.stop_requested())
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (group_alive(group, start)) {
-      log->warn("killing the leftover command process_group={}", pgid);
-      ::kill(-group, SIGTERM);
-      const auto term_deadline = Clock::now() + kTermGrace;
-      while (group_alive(group, start) && Clock::now() < term_deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (group_alive(group, start)) ::kill(-group, SIGKILL);
-    }
-  }
-  ::unlink(group_file.c_str());
-}
-
-CommandResult run_command(const CommandSpec& spec, std::stop_token stop) {
-  CommandResult result;
-  if (spec.argv.empty()) {
-    result.error = "cannot run: empty command";
-    return result;
-  }
-  const std::string& argv0 = spec.argv.front();
-  const auto executable = find_executable(argv0, spec);
-  if (!executable) {
-    result.error = "cannot run " + argv0 + ": " + errno_text(ENOENT);
-    return result;
-  }
-
-  std::array<int, 2> pipe_fds{};
-  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    result.error = "cannot run " + argv0 + ": " + errno_text(errno);
-    return result;
-  }
-  Fd read_end(pipe_fds[0]);
-  Fd write_end(pipe_fds[1]);
-
-  SpawnResources spawn;
-  posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&spawn.actions, write_end.get(), STDERR_FILENO);
-  // Nothing else of the daemon's: not its Kafka connections, not its listening admin socket
-  // (which a command left running would otherwise keep bound after the worker dies).
-  posix_spawn_file_actions_addclosefrom_np(&spawn.actions, 3);
-  if (!spec.working_dir.empty()) {
-    posix_spawn_file_actions_addchdir_np(&spawn.actions, spec.working_dir.c_str());
-  }
-  // The daemon's signal mask and handlers are its own business, not the command's.
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&spawn.attr, &empty_mask);
-  posix_spawnattr_setsigdefault(&spawn.attr, &defaults);
-  posix_spawnattr_setpgroup(&spawn.attr, 0);
-  posix_spawnattr_setflags(
-      &spawn.attr,
-      static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
-
-  std::vector<std::string> env_strings;
-  env_strings.reserve(spec.env.size());
-  for (const auto& [key, value] : spec.env) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = spec.argv;
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  if (!spec.group_file.empty()) wait_for_leftover_command(spec.group_file, spec.timeout, stop);
-  const auto started_at = Clock::now();
-  pid_t pid = 0;
-  const int spawn_error = ::posix_spawn(&pid, executable->c_str(), &spawn.actions, &spawn.attr,
-                                        argv.data(), envp.data());
-  write_end.reset();
-  if (spawn_error != 0) {
-    result.error = "cannot run " + argv0 + ": " + errno_text(spawn_error);
-    return result;
-  }
-  result.started = true;
-  const pid_t pgid = pid;
-  if (!spec.group_file.empty()) record_group(spec.group_file, pgid);
-
-  // A pidfd says when the leader exits even if its children hold the pipe open; without one
-  // (old kernel) the loop checks every 50 ms.
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  Fd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  std::stop_callback on_stop(stop, [fd = stop_fd.get()] {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
-  });
-
-  const auto deadline = started_at + spec.timeout;
-  std::optional<Clock::time_point> term_sent;
-  std::optional<Clock::time_point> leader_exited;
-  bool killed = false;
-  bool pipe_open = true;
-  std::array<char, 16384> buffer{};
-
-  auto leader_has_exited = [&] {
-    siginfo_t info{};
-    // WNOWAIT: the zombie keeps the process group id from being reused until reaped below.
-    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-           info.si_pid == pid;
-  };
-  auto terminate = [&] {
-    if (term_sent) return;
-    ::kill(-pgid, SIGTERM);
-    term_sent = Clock::now();
-  };
-
-  while (true) {
-    const auto now = Clock::now();
-    if (!leader_exited && leader_has_exited()) leader_exited = now;
-    if (leader_exited && (!pipe_open || now >= *leader_exited + kStragglerGrace)) break;
-    if (!term_sent && !leader_exited && now >= deadline) {
-      result.timed_out = true;
-      terminate();
-    }
-    if (term_sent && !killed && now >= *term_sent + kTermGrace) {
-      ::kill(-pgid, SIGKILL);
-      killed = true;
-    }
-
-    auto wake = Clock::time_point::max();
-    if (!term_sent && !leader_exited) wake = std::min(wake, deadline);
-    if (term_sent && !killed) wake = std::min(wake, *term_sent + kTermGrace);
-    if (leader_exited) wake = std::min(wake, *leader_exited + kStragglerGrace);
-    if (!pidfd.valid() && !leader_exited)
-      wake = std::min(wake, now + std::chrono::milliseconds(50));
-    int timeout_ms = -1;
-    if (wake != Clock::time_point::max()) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-      timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
-    }
-
-    std::array<pollfd, 3> fds{};
-    nfds_t count = 0;
-    const int pipe_index = pipe_open ? static_cast<int>(count) : -1;
-    if (pipe_open) fds[count++] = {read_end.get(), POLLIN, 0};
-    const int stop_index = static_cast<int>(count);
-    fds[count++] = {stop_fd.get(), POLLIN, 0};
-    if (pidfd.valid() && !leader_exited) fds[count++] = {pidfd.get(), POLLIN, 0};
-    const int ready = ::poll(fds.data(), count, timeout_ms);
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-
-    if (pipe_index >= 0 && fds[static_cast<std::size_t>(pipe_index)].revents != 0) {
-      const ssize_t n = ::read(read_end.get(), buffer.data(), buffer.size());
-      if (n > 0) {
-        append_tail(result.output_tail,
-                    std::string_view(buffer.data(), static_cast<std::size_t>(n)), spec.tail_bytes);
-      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        pipe_open = false;
-      }
-    }
-    if (fds[static_cast<std::size_t>(stop_index)].revents != 0) {
-      std::uint64_t value = 0;
-      [[maybe_unused]] auto got = ::read(stop_fd.get(), &value, sizeof value);
-      if (!term_sent && !leader_exited) {
-        result.stopped = true;
-        terminate();
-      }
-    }
-  }
-
-  // Whatever is left of the group (background children of a finished command, or a command
-  // that ignores SIGTERM) is killed; the leader is then reaped.
-  ::kill(-pgid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!spec.group_file.empty()) ::unlink(spec.group_file.c_str());
-  result.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at);
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  }
-  return result;
-}
-
-std::map<std::string, std::string> command_environment(
-    const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> env;
-  const char* path = std::getenv("PATH");
-  env["PATH"] = path != nullptr && *path != '\0' ? path : kDefaultPath;
-  for (const char* name : {"HOME", "LANG"}) {
-    if (const char* value = std::getenv(name)) env[name] = value;
-  }
-  for (const auto& [key, value] : extra) env[key] = value;
-  return env;
 }
 
 }  // namespace gitopsd::worker

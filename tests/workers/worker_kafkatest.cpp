@@ -1,0 +1,156 @@
+// The Worker engine in-process against the real broker, with a short shutdown grace: what the
+// binary does on SIGTERM (pipeline_kafkatest) without waiting out the production 30 s.
+#include "gitopsd/worker/worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "git_servers.hpp"
+#include "gitopsd/crypto.hpp"
+#include "gitopsd/event.hpp"
+#include "gitopsd/worker/mirror.hpp"
+#include "harness.hpp"
+
+namespace gitopsd::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs a Worker on a thread of its own until stop().
+class RunningWorker {
+ public:
+  RunningWorker(std::shared_ptr<const Config> config, const worker::WorkerTimings& timings)
+      : worker_(std::move(config), metrics_, timings),
+        thread_([this] { worker_.run(stop_.get_token()); }) {}
+  ~RunningWorker() { stop(); }
+  void stop() {
+    stop_.request_stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  Metrics metrics_;
+  worker::Worker worker_;
+  std::stop_source stop_;
+  std::jthread thread_;
+};
+
+// A config for the repository "infra" at `url` with one target, on topics of its own.
+std::shared_ptr<Config> worker_config(const std::string& state_dir, const std::string& url,
+                                      Target target) {
+  auto config = std::make_shared<Config>();
+  config->kafka.brokers = kafka_bootstrap();
+  config->kafka.topics = {unique_name("events"), unique_name("results"), unique_name("state"),
+                          unique_name("dlq")};
+  config->kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  config->worker.group_id = unique_name("group");
+  config->worker.state_dir = state_dir;
+  config->worker.max_attempts = 2;
+  config->repositories.push_back(Repository{.name = "infra", .match = "acme/infra", .url = url,
+                                            .branch = "main", .targets = {std::move(target)}});
+  return config;
+}
+
+// A push event for `after`, as the receiver publishes it.
+void publish_push(const Config& config, const std::string& before, const std::string& after) {
+  const Event event{.event_id = random_uuid(), .provider = "github",
+                    .delivery_id = unique_name("delivery"),
+                    .received_at = format_timestamp(std::chrono::system_clock::now()),
+                    .repository = "infra", .full_name = "acme/infra",
+                    .clone_url = "https://example.com/acme/infra.git", .branch = "main",
+                    .kind = "push", .before = before, .after = after, .sender = "octocat"};
+  produce_record(config.kafka.brokers, config.kafka.topics.events, "infra", to_json(event));
+}
+
+TEST(WorkerTest, StopPastTheShutdownGraceStopsTheApplyReportsItAndLeavesItForTheNextOwner) {
+  worker::init_libgit2();
+  TempDir dir;
+  const std::string marker = dir.path() + "/started", done = dir.path() + "/done";
+  // The first run outlasts the grace; a run after it is quick.
+  GitRepoFixture repo("infra");
+  repo.write("web/run.sh", "if [ -e " + marker + " ]; then echo $GITOPSD_COMMIT > " + done +
+                               "; else touch " + marker + "; sleep 60; fi\n");
+  const auto slow = repo.commit("slow once");
+  repo.push();
+
+  auto config = worker_config(dir.path() + "/state", repo.served_path(),
+                              Target{.name = "web", .path = "web",
+                                     .apply = ExecApply{.command = {"/bin/sh", "run.sh"}}});
+  publish_push(*config, std::string(40, '0'), slow);
+  worker::WorkerTimings timings;
+  timings.shutdown_grace = std::chrono::milliseconds(500);
+
+  {
+    RunningWorker first(config, timings);
+    ASSERT_TRUE(wait_until([&] { return fs::exists(marker); }, 60s));
+    const auto stopping = std::chrono::steady_clock::now();
+    first.stop();
+    // The grace, then SIGTERM to the command's group: not the 60 s of its sleep.
+    EXPECT_LT(std::chrono::steady_clock::now() - stopping, 20s);
+  }
+  TopicReader results(config->kafka.brokers, config->kafka.topics.results);
+  auto records = results.read(1, 30s);
+  ASSERT_EQ(records.size(), 1u);
+  auto stopped = json::parse(records[0].value).as_object();
+  EXPECT_EQ(stopped["status"], "failed") << stopped;
+  EXPECT_NE(std::string(stopped["message"].as_string()).find("shutting down"), std::string::npos)
+      << stopped;
+  EXPECT_EQ(stopped["attempt"], 1) << "no retry once the worker is stopping: " << stopped;
+  TopicReader dlq(config->kafka.brokers, config->kafka.topics.dlq);
+  EXPECT_TRUE(dlq.read(1, 2s).empty()) << "a stopped apply is not dead-lettered";
+
+  // Not committed: the next owner applies the event.
+  RunningWorker next(config, timings);
+  records = results.read(2, 60s);
+  ASSERT_EQ(records.size(), 2u);
+  auto redone = json::parse(records[1].value).as_object();
+  EXPECT_EQ(redone["status"], "applied") << redone;
+  EXPECT_EQ(redone["commit"], slow.c_str());
+  EXPECT_EQ(file_text(done), slow + "\n");
+}
+
+// Rule 2 in the engine: events that wait together on a partition go to the reconciler as one
+// batch, which applies the newest commit once.
+TEST(WorkerTest, EventsWaitingTogetherAreAppliedTogether) {
+  worker::init_libgit2();
+  TempDir dir;
+  GitRepoFixture repo("infra");
+  const auto dest = dir.path() + "/dest";
+  auto config = worker_config(dir.path() + "/state", repo.served_path(),
+                              Target{.name = "web", .path = "web", .apply = FilesApply{.dest = dest}});
+  std::string before(40, '0');
+  constexpr int kPushes = 6;
+  for (int i = 1; i <= kPushes; ++i) {
+    repo.write("web/index.html", "<h1>v" + std::to_string(i) + "</h1>\n");
+    const auto after = repo.commit("change " + std::to_string(i));
+    repo.push();
+    publish_push(*config, before, after);  // all waiting before the worker starts
+    before = after;
+  }
+  RunningWorker worker(config, worker::WorkerTimings{});
+  TopicReader results(config->kafka.brokers, config->kafka.topics.results);
+  auto records = results.read(kPushes, 60s);
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(kPushes));
+  std::size_t applied = 0;
+  for (const auto& record : records)
+    applied += json::parse(record.value).at("status") == "applied" ? 1 : 0;
+  EXPECT_GE(applied, 1u);
+  EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2)) << "one apply per batch, not per event";
+  EXPECT_EQ(file_text(dest + "/index.html"), "<h1>v" + std::to_string(kPushes) + "</h1>\n");
+}
+
+}  // namespace
+}  // namespace gitopsd::test
