@@ -11,8 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <algorithm>
 #include <atomic>
 #include <list>
@@ -27,6 +25,7 @@
 #include "gitopsd/log.hpp"
 #include "gitopsd/receiver/dedupe.hpp"
 #include "gitopsd/receiver/webhook.hpp"
+#include "gitopsd/receiver/webhook_counters.hpp"
 
 namespace gitopsd::receiver {
 
@@ -102,8 +101,13 @@ Response json_response(int status, std::string body, unsigned version) {
   return res;
 }
 
+// {"status":…,"event_id":…}. Both are the receiver's own words (a status, a UUID), never
+// a caller's bytes, so nothing needs escaping.
 std::string status_body(std::string_view status, std::string_view event_id) {
-  return boost::json::serialize(boost::json::object{{"status", status}, {"event_id", event_id}});
+  std::string body;
+  body.reserve(40 + status.size() + event_id.size());
+  body.append(R"({"status":")").append(status).append(R"(","event_id":")").append(event_id).append(R"("})");
+  return body;
 }
 
 long seconds_rounded_up(Duration d) {
@@ -156,6 +160,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         metrics(m),
         deduper(cfg->receiver.dedupe_window),
         log(logger("receiver")),
+        webhooks(m),
         request_seconds(m.histogram("gitopsd_webhook_request_duration_seconds",
                                     "Time from a request's head to its answer")),
         produce_seconds(m.histogram("gitopsd_kafka_produce_duration_seconds",
@@ -181,6 +186,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Metrics& metrics;
   DeliveryDeduper deduper;
   std::shared_ptr<spdlog::logger> log;
+  WebhookCounters webhooks;
   Histogram& request_seconds;
   Histogram& produce_seconds;
   Gauge& open_connections;
@@ -212,29 +218,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::size_t shedding = 0;  // those of `connections` shed and not closed yet; same mutex
   std::atomic<bool> stopping{false};
 
-  void count_webhook(const Decision& d, std::string_view outcome) {
-    // The event label is the host's header, mapped onto a fixed set, and only once the
-    // request proved genuine: no caller can grow the label set.
-    const bool genuine = outcome == "queued" || outcome == "ignored" || outcome == "duplicate";
-    metrics
-        .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
-                 {{"provider", d.provider.empty() ? "unknown" : d.provider},
-                  {"event", genuine ? std::string(event_label(d.provider, d.event_type)) : ""},
-                  {"outcome", std::string(outcome)}})
-        .inc();
-  }
-
   // Counts, times and logs one answered request. Every value from the request is quoted with
   // log_quote, so none can forge another field or line.
-  void record(const Decision& d, std::string_view outcome, int status,
+  void record(const Decision& d, Outcome outcome, int status,
               std::string_view event_id, std::chrono::steady_clock::time_point started) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     request_seconds.observe(seconds);
-    count_webhook(d, outcome);
+    webhooks.count(d.provider, d.event_type, outcome);
     log->info("request provider={} event={} delivery={} repository={} status={} outcome={}{}{}{}{} latency_ms={:.2f}",
-              d.provider.empty() ? "-" : d.provider, log_quote(d.event_type),
-              log_quote(d.delivery_id), d.repository.empty() ? "-" : d.repository, status, outcome,
+              d.provider ? provider_name(*d.provider) : "-", log_quote(d.event_type),
+              log_quote(d.delivery_id), d.repository.empty() ? "-" : d.repository, status,
+              outcome_name(outcome),
               event_id.empty() ? "" : " event_id=", event_id, d.reason.empty() ? "" : " reason=",
               d.reason.empty() ? "" : log_quote(d.reason), seconds * 1000);
   }
@@ -316,21 +311,22 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto started = std::chrono::steady_clock::now();
     Decision d = decide(webhook_request(req, received), config.repositories);
     Response res;
-    std::string outcome = d.outcome;
+    Outcome outcome = d.outcome;
     std::string event_id;
     if (auto* reply = std::get_if<Reply>(&d.action)) {
       res = reply_response(*reply, req.version());
     } else {
       auto& publish_action = std::get<Publish>(d.action);
       Event& event = publish_action.event;
-      std::string dedupe_key = d.provider + "\n" + d.repository + "\n" + d.delivery_id;
+      std::string dedupe_key =
+          std::string(provider_name(publish_action.provider)) + "\n" + d.repository + "\n" + d.delivery_id;
       auto claim = deduper.claim(dedupe_key, random_uuid(), DeliveryDeduper::Clock::now());
       event_id = claim.event_id;
       if (claim.state == DeliveryDeduper::State::done) {
-        outcome = "duplicate";
+        outcome = Outcome::duplicate;
         res = json_response(200, status_body("duplicate", event_id), req.version());
       } else if (claim.state == DeliveryDeduper::State::pending) {
-        outcome = "in_progress";
+        outcome = Outcome::in_progress;
         res = json_response(503, error_body("a delivery with this id is being published; retry"),
                             req.version());
         res.set(http::field::retry_after, "1");
@@ -341,7 +337,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (report && report->ok) {
           res = json_response(202, status_body("queued", event_id), req.version());
         } else {
-          outcome = "publish_failed";
+          outcome = Outcome::publish_failed;
           metrics
               .counter("gitopsd_kafka_produce_errors_total", "Events Kafka did not acknowledge",
                        {{"topic", config.kafka.topics.events}})
@@ -468,7 +464,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> reject(Stream& stream, int status, std::string_view message, unsigned version) {
     Decision d;
     d.action = Reply{status, error_body(message), {}};
-    d.outcome = status == 413 ? "too_large" : status == 503 ? "overloaded" : "bad_request";
+    d.outcome = status == 413   ? Outcome::too_large
+                : status == 503 ? Outcome::overloaded
+                                : Outcome::bad_request;
     d.reason = message;
     co_await refuse_head(stream, d, version);
   }
