@@ -1,7 +1,6 @@
 #include "gitopsd/receiver/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -19,7 +18,7 @@
 #include <thread>
 #include <utility>
 
-#include "gitopsd/accept_backoff.hpp"
+#include "gitopsd/accept_loop.hpp"
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/log.hpp"
@@ -537,42 +536,36 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     open_connections.set(static_cast<double>(connections.size()));
   }
 
-  net::awaitable<void> accept_loop() {
-    auto self = shared_from_this();
-    AcceptBackoff backoff;
-    for (;;) {
-      boost::system::error_code ec;
-      auto socket = co_await acceptor.async_accept(net::make_strand(io),
-                                                   net::redirect_error(net::use_awaitable, ec));
-      if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
-      if (ec) {
-        // Out of descriptors: shedding a connection frees one for the next try.
-        if (ec == boost::system::errc::too_many_files_open ||
-            ec == boost::system::errc::too_many_files_open_in_system) {
-          std::lock_guard lock(connections_mutex);
-          if (shed_oldest()) shed_fd_exhausted.inc();
-        }
-        auto step = backoff.failed(AcceptBackoff::Clock::now());
-        if (step.log) {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count();
-          log->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}", ec.message(),
-                    *step.log, ms);
-        }
-        accept_retry.expires_after(step.delay);
-        co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
-        continue;
-      }
-      backoff.succeeded();
-      auto conn = std::make_shared<Connection>();
-      conn->executor = socket.get_executor();
-      auto tracked = admit(conn);
-      if (!tracked) {
-        socket.close(ec);
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      net::co_spawn(conn->executor, connection(std::move(socket), conn, *tracked), net::detached);
+  // Accepts until shutdown; `self` lives as long as the loop.
+  void start() {
+    net::co_spawn(
+        acceptor.get_executor(),
+        accept_loop(
+            acceptor, accept_retry, io, log,
+            [self = shared_from_this()](tcp::socket socket) { self->start_connection(std::move(socket)); },
+            [this](const boost::system::error_code& ec) {
+              // Out of descriptors: shedding a connection frees one for the next try.
+              if (ec == boost::system::errc::too_many_files_open ||
+                  ec == boost::system::errc::too_many_files_open_in_system) {
+                std::lock_guard lock(connections_mutex);
+                if (shed_oldest()) shed_fd_exhausted.inc();
+              }
+            }),
+        LogExceptions{log, "webhook accept loop"});
+  }
+
+  void start_connection(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto conn = std::make_shared<Connection>();
+    conn->executor = socket.get_executor();
+    auto tracked = admit(conn);
+    if (!tracked) {
+      socket.close(ec);
+      return;
     }
+    socket.set_option(tcp::no_delay(true), ec);
+    net::co_spawn(conn->executor, connection(std::move(socket), conn, *tracked),
+                  LogExceptions{log, "webhook connection"});
   }
 
   void shutdown() {
@@ -599,7 +592,7 @@ Server::Server(net::io_context& io, std::shared_ptr<const Config> config, KafkaP
                Metrics& metrics)
     : impl_(std::make_shared<Impl>(io, config, producer, metrics)) {
   listen_on(impl_->acceptor, config->receiver.listen);
-  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+  impl_->start();
 }
 
 Server::~Server() = default;
