@@ -4,7 +4,7 @@
 #
 #   bench/receiver_load.sh [--receiver PATH] [--duration SECS] [--connections N]
 #                          [--threads N] [--warmup SECS] [--timeout SECS]
-#                          [--baseline-only] [--keep]
+#                          [--baseline-only | --receiver-only] [--keep]
 #
 # 1. generates a ~7 KB signed GitHub push payload (bench/gen_payload.py);
 # 2. starts a real Kafka broker (deploy/kafka/broker.sh) and gitopsd-receiver on it;
@@ -12,7 +12,8 @@
 # 3. stops both, starts adnanh/webhook (hook `github` running /bin/true behind a
 #    payload-hmac-sha256 rule) and runs the same wrk load with the same payload,
 #    counting 2xx as acknowledged;
-# 4. prints a summary and PASS/MISS against the targets (>= 10x baseline, p99 < 25 ms).
+# 4. prints a summary (req/s, p50/p99, CPU µs per answer) and PASS/MISS against the targets
+#    (>= 10x baseline, p99 < 25 ms, <= 40 µs CPU per answer).
 # Exit status: 0 when the benchmark ran (even on MISS), non-zero when something failed to run.
 set -euo pipefail
 
@@ -26,9 +27,10 @@ threads=2
 warmup=3
 timeout=5
 baseline_only=0
+receiver_only=0
 keep=0
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "receiver_load: error: $*" >&2; exit 1; }
 log() { echo "==> $*" >&2; }
 
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --baseline-only) baseline_only=1; shift ;;
+    --receiver-only) receiver_only=1; shift ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -50,13 +53,14 @@ for v in duration connections threads warmup timeout; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "--$v must be a whole number, got '${!v}'"
 done
 [ "$duration" -ge 1 ] || die "--duration must be at least 1"
+[ "$baseline_only" = 1 ] && [ "$receiver_only" = 1 ] && die "--baseline-only and --receiver-only exclude each other"
 [ "$threads" -ge 1 ] && [ "$connections" -ge "$threads" ] || die "--connections must be >= --threads >= 1"
 
 for tool in wrk curl python3 openssl; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install $tool)"
 done
 webhook_bin=$(command -v webhook || true)
-[ -n "$webhook_bin" ] || die "webhook not found (apt-get install webhook)"
+[ -n "$webhook_bin" ] || [ "$receiver_only" = 1 ] || die "webhook not found (apt-get install webhook)"
 if [ "$baseline_only" = 0 ]; then
   [ -x "$receiver" ] || die "receiver binary not found or not executable: $receiver (build it, or pass --receiver PATH)"
   receiver=$(cd "$(dirname "$receiver")" && pwd)/$(basename "$receiver")
@@ -138,9 +142,17 @@ post() {
        --data-binary @"$tmp/payload.json" "$url" 2>/dev/null || true
 }
 
-# run_wrk NAME URL ACK_MODE: warm-up (if any), then the measured run; leaves $tmp/NAME.bench
+# cpu_ticks PID: the CPU time the process has used, in clock ticks: utime + stime of all its
+# threads, plus cutime + cstime of the children it has waited for (webhook's /bin/true).
+cpu_ticks() {
+  # Fields after the ")" that ends the command name: utime is the 12th, then stime, cutime, cstime.
+  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}'
+}
+
+# run_wrk NAME URL ACK_MODE PID: warm-up (if any), then the measured run; leaves $tmp/NAME.bench
+# and $tmp/NAME.cpu (the server's CPU seconds over the measured run).
 run_wrk() {
-  local name=$1 url=$2 mode=$3
+  local name=$1 url=$2 mode=$3 pid=$4 ticks_before ticks_after
   if [ "$warmup" -gt 0 ]; then
     log "$name: warm-up ${warmup}s"
     wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout "${timeout}s" \
@@ -148,9 +160,13 @@ run_wrk() {
         >"$tmp/$name.warmup.out" 2>&1 || die "wrk warm-up against $name failed: $(cat "$tmp/$name.warmup.out")"
   fi
   log "$name: wrk -t$threads -c$connections -d${duration}s POST $url"
+  ticks_before=$(cpu_ticks "$pid")
   wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout "${timeout}s" --latency \
       -s "$here/github_push.lua" "$url" -- "$tmp/payload.json" "$tmp/signature" "$(nonce)" "$mode" \
       >"$tmp/$name.out" 2>&1 || die "wrk against $name failed: $(cat "$tmp/$name.out")"
+  ticks_after=$(cpu_ticks "$pid")
+  python3 -c 'import os, sys; print((int(sys.argv[2]) - int(sys.argv[1])) / os.sysconf("SC_CLK_TCK"))' \
+          "$ticks_before" "$ticks_after" >"$tmp/$name.cpu"
   sed 's/^/    /' "$tmp/$name.out" >&2
   grep '^BENCH ' "$tmp/$name.out" | tail -1 | sed 's/^BENCH //' >"$tmp/$name.bench"
   [ -s "$tmp/$name.bench" ] || die "wrk printed no BENCH line for $name (see $tmp/$name.out)"
@@ -222,7 +238,7 @@ $(tail -20 "$tmp/receiver.log")"
 $(tail -20 "$tmp/receiver.log")"
   log "gitopsd-receiver: wrong signature -> 401, signed push -> 202 $(cat "$tmp/last_body")"
 
-  run_wrk gitopsd "$rurl" 202
+  run_wrk gitopsd "$rurl" 202 "$receiver_pid"
   kill -0 "$receiver_pid" 2>/dev/null || die "gitopsd-receiver died during the run; log:
 $(tail -20 "$tmp/receiver.log")"
   stop_receiver
@@ -245,6 +261,7 @@ $(tail -20 "$tmp/receiver.log")"
 fi
 
 # ---------------------------------------------------------------- adnanh/webhook baseline
+if [ "$receiver_only" = 0 ]; then
 wport=$(free_port)
 python3 - "$tmp/hooks.json" "$secret" <<'PY'
 import json, sys
@@ -286,14 +303,15 @@ code=$(post "$wurl" "" "bench-check-nosig-$(nonce)")
 [[ $code == 2?? ]] && die "webhook answered $code to a push WITHOUT signature: the baseline does not verify; refusing to compare"
 log "webhook: signed push -> 2xx, wrong signature -> $wcode_wrong, no signature -> $code"
 
-run_wrk webhook "$wurl" 2xx
+run_wrk webhook "$wurl" 2xx "$webhook_pid"
 kill -0 "$webhook_pid" 2>/dev/null || die "webhook died during the run"
 stop_webhook
+fi
 
 # ---------------------------------------------------------------- summary
-python3 - "$tmp" "$baseline_only" "$payload_bytes" "$duration" "$connections" "$threads" "$(nproc)" "$loadavg_start" <<'PY'
+python3 - "$tmp" "$baseline_only" "$receiver_only" "$payload_bytes" "$duration" "$connections" "$threads" "$(nproc)" "$loadavg_start" <<'PY'
 import os, sys
-tmp, baseline_only, size, dur, conns, thr, cores, loadavg = sys.argv[1:]
+tmp, baseline_only, receiver_only, size, dur, conns, thr, cores, loadavg = sys.argv[1:]
 
 def load(name):
     with open(os.path.join(tmp, name + ".bench")) as f:
@@ -301,33 +319,45 @@ def load(name):
     d = {k: (v if k == "statuses" else float(v)) for k, v in kv.items()}
     d["ack_rps"] = d["ack"] / (d["duration_us"] / 1e6)
     d["errors"] = int(d["not_ack"] + d["socket_errors"])
+    # The server's CPU time over the measured run per answer wrk received (any status).
+    with open(os.path.join(tmp, name + ".cpu")) as f:
+        d["cpu_s"] = float(f.read())
+    d["cpu_us"] = d["cpu_s"] * 1e6 / d["responses"] if d["responses"] else float("inf")
     return d
 
 rows = []
 if baseline_only == "0":
     rows.append(("gitopsd-receiver", "202", load("gitopsd")))
-rows.append(("webhook (baseline)", "2xx", load("webhook")))
+if receiver_only == "0":
+    rows.append(("webhook (baseline)", "2xx", load("webhook")))
 
 print()
 print(f"receiver load benchmark: {int(size)} B signed GitHub push, {conns} connections, "
       f"{thr} wrk threads, {dur} s, {cores} cores (load average before: {loadavg})")
-print(f"{'server':<20} {'ack':>4} {'ack req/s':>11} {'p50 ms':>9} {'p99 ms':>9} {'errors':>8}  statuses / socket errors")
+print(f"{'server':<20} {'ack':>4} {'ack req/s':>11} {'p50 ms':>9} {'p99 ms':>9} {'CPU µs/answer':>14} "
+      f"{'errors':>8}  statuses / socket errors")
 for name, ack, d in rows:
     sock = "c{:.0f} r{:.0f} w{:.0f} t{:.0f}".format(d["connect"], d["read"], d["write"], d["timeout"])
     print(f"{name:<20} {ack:>4} {d['ack_rps']:>11.1f} {d['p50_us']/1000:>9.2f} {d['p99_us']/1000:>9.2f} "
-          f"{d['errors']:>8}  {d['statuses']} / {sock}")
+          f"{d['cpu_us']:>14.1f} {d['errors']:>8}  {d['statuses']} / {sock}")
 if baseline_only == "0":
-    g, w = rows[0][2], rows[1][2]
-    ratio = g["ack_rps"] / w["ack_rps"] if w["ack_rps"] > 0 else float("inf")
+    g = rows[0][2]
     p99 = g["p99_us"] / 1000
+    print(f"gitopsd-receiver CPU: {g['cpu_s']:.2f} s (utime+stime, all threads) over "
+          f"{int(g['responses'])} answers = {g['cpu_us']:.1f} µs per answer")
     kc = os.path.join(tmp, "kafka.check")
     if os.path.exists(kc):
         acked, in_kafka = open(kc).read().split()
         print(f"gitopsd.events: {in_kafka} messages in Kafka for {acked} answers 202 "
               f"(checks + warm-up + run; requests in flight when wrk stops are published, not counted)")
-    print(f"ratio gitopsd/webhook (acknowledged req/s): {ratio:.2f}x")
-    print(f"target >= 10x baseline : {'PASS' if ratio >= 10 else 'MISS'} ({ratio:.2f}x)")
+    if receiver_only == "0":
+        w = rows[1][2]
+        ratio = g["ack_rps"] / w["ack_rps"] if w["ack_rps"] > 0 else float("inf")
+        print(f"ratio gitopsd/webhook (acknowledged req/s): {ratio:.2f}x")
+        print(f"target >= 10x baseline : {'PASS' if ratio >= 10 else 'MISS'} ({ratio:.2f}x)")
     print(f"target gitopsd p99 < 25 ms: {'PASS' if p99 < 25 else 'MISS'} ({p99:.2f} ms)")
+    print(f"target gitopsd CPU <= 40 µs per answer: {'PASS' if g['cpu_us'] <= 40 else 'MISS'} "
+          f"({g['cpu_us']:.1f} µs)")
 else:
     print("gitopsd-receiver not measured (--baseline-only): no ratio, no PASS/MISS")
 PY

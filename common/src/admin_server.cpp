@@ -1,17 +1,19 @@
 #include "gitopsd/admin_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <stdexcept>
 
-#include "gitopsd/accept_backoff.hpp"
+#include "gitopsd/accept_loop.hpp"
 #include "gitopsd/log.hpp"
 
 namespace gitopsd {
@@ -38,13 +40,15 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         acceptor(net::make_strand(io_context)),
         accept_retry(acceptor.get_executor()),
         metrics(m),
-        ready(std::move(r)) {}
+        ready(std::move(r)),
+        log(logger("admin")) {}
 
   net::io_context& io;
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;  // AcceptBackoff's wait; on the acceptor's strand
   Metrics& metrics;
   std::function<bool()> ready;
+  std::shared_ptr<spdlog::logger> log;
 
   http::response<http::string_body> answer(const http::request<http::string_body>& req) {
     http::response<http::string_body> res{http::status::ok, req.version()};
@@ -87,28 +91,16 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  net::awaitable<void> accept_loop() {
-    auto self = shared_from_this();
-    AcceptBackoff backoff;
-    for (;;) {
-      boost::system::error_code ec;
-      auto socket = co_await acceptor.async_accept(net::make_strand(io),
-                                                   net::redirect_error(net::use_awaitable, ec));
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
-      if (ec) {
-        auto step = backoff.failed(AcceptBackoff::Clock::now());
-        if (step.log) {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count();
-          logger("admin")->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}",
-                                ec.message(), *step.log, ms);
-        }
-        accept_retry.expires_after(step.delay);
-        co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
-        continue;
-      }
-      backoff.succeeded();
-      net::co_spawn(socket.get_executor(), serve(beast::tcp_stream(std::move(socket))), net::detached);
-    }
+  // Runs on the acceptor's strand; `self` lives as long as the loop.
+  void start() {
+    net::co_spawn(acceptor.get_executor(),
+                  accept_loop(acceptor, accept_retry, io, log,
+                              [self = shared_from_this()](tcp::socket socket) {
+                                auto executor = socket.get_executor();
+                                net::co_spawn(executor, self->serve(beast::tcp_stream(std::move(socket))),
+                                              LogExceptions{self->log, "admin connection"});
+                              }),
+                  LogExceptions{log, "admin accept loop"});
   }
 };
 
@@ -128,7 +120,7 @@ AdminServer::AdminServer(net::io_context& io, const ListenAddress& address, Metr
                          std::function<bool()> ready)
     : impl_(std::make_shared<Impl>(io, metrics, std::move(ready))) {
   listen_on(impl_->acceptor, address);
-  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+  impl_->start();
 }
 
 AdminServer::~AdminServer() = default;

@@ -1,7 +1,6 @@
 #include "gitopsd/receiver/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,8 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <algorithm>
 #include <atomic>
 #include <list>
@@ -21,12 +18,13 @@
 #include <thread>
 #include <utility>
 
-#include "gitopsd/accept_backoff.hpp"
+#include "gitopsd/accept_loop.hpp"
 #include "gitopsd/admin_server.hpp"
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/receiver/dedupe.hpp"
 #include "gitopsd/receiver/webhook.hpp"
+#include "gitopsd/receiver/webhook_counters.hpp"
 
 namespace gitopsd::receiver {
 
@@ -102,8 +100,13 @@ Response json_response(int status, std::string body, unsigned version) {
   return res;
 }
 
+// {"status":…,"event_id":…}. Both are the receiver's own words (a status, a UUID), never
+// a caller's bytes, so nothing needs escaping.
 std::string status_body(std::string_view status, std::string_view event_id) {
-  return boost::json::serialize(boost::json::object{{"status", status}, {"event_id", event_id}});
+  std::string body;
+  body.reserve(40 + status.size() + event_id.size());
+  body.append(R"({"status":")").append(status).append(R"(","event_id":")").append(event_id).append(R"("})");
+  return body;
 }
 
 long seconds_rounded_up(Duration d) {
@@ -156,6 +159,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         metrics(m),
         deduper(cfg->receiver.dedupe_window),
         log(logger("receiver")),
+        webhooks(m),
         request_seconds(m.histogram("gitopsd_webhook_request_duration_seconds",
                                     "Time from a request's head to its answer")),
         produce_seconds(m.histogram("gitopsd_kafka_produce_duration_seconds",
@@ -181,6 +185,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Metrics& metrics;
   DeliveryDeduper deduper;
   std::shared_ptr<spdlog::logger> log;
+  WebhookCounters webhooks;
   Histogram& request_seconds;
   Histogram& produce_seconds;
   Gauge& open_connections;
@@ -212,29 +217,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::size_t shedding = 0;  // those of `connections` shed and not closed yet; same mutex
   std::atomic<bool> stopping{false};
 
-  void count_webhook(const Decision& d, std::string_view outcome) {
-    // The event label is the host's header, mapped onto a fixed set, and only once the
-    // request proved genuine: no caller can grow the label set.
-    const bool genuine = outcome == "queued" || outcome == "ignored" || outcome == "duplicate";
-    metrics
-        .counter("gitopsd_webhooks_total", "Webhook requests by provider, event and outcome",
-                 {{"provider", d.provider.empty() ? "unknown" : d.provider},
-                  {"event", genuine ? std::string(event_label(d.provider, d.event_type)) : ""},
-                  {"outcome", std::string(outcome)}})
-        .inc();
-  }
-
   // Counts, times and logs one answered request. Every value from the request is quoted with
   // log_quote, so none can forge another field or line.
-  void record(const Decision& d, std::string_view outcome, int status,
+  void record(const Decision& d, Outcome outcome, int status,
               std::string_view event_id, std::chrono::steady_clock::time_point started) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     request_seconds.observe(seconds);
-    count_webhook(d, outcome);
+    webhooks.count(d.provider, d.event_type, outcome);
     log->info("request provider={} event={} delivery={} repository={} status={} outcome={}{}{}{}{} latency_ms={:.2f}",
-              d.provider.empty() ? "-" : d.provider, log_quote(d.event_type),
-              log_quote(d.delivery_id), d.repository.empty() ? "-" : d.repository, status, outcome,
+              d.provider ? provider_name(*d.provider) : "-", log_quote(d.event_type),
+              log_quote(d.delivery_id), d.repository.empty() ? "-" : d.repository, status,
+              outcome_name(outcome),
               event_id.empty() ? "" : " event_id=", event_id, d.reason.empty() ? "" : " reason=",
               d.reason.empty() ? "" : log_quote(d.reason), seconds * 1000);
   }
@@ -320,21 +314,22 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto started = std::chrono::steady_clock::now();
     Decision d = decide(webhook_request(req, received), config.repositories);
     Response res;
-    std::string outcome = d.outcome;
+    Outcome outcome = d.outcome;
     std::string event_id;
     if (auto* reply = std::get_if<Reply>(&d.action)) {
       res = reply_response(*reply, req.version());
     } else {
       auto& publish_action = std::get<Publish>(d.action);
       Event& event = publish_action.event;
-      std::string dedupe_key = d.provider + "\n" + d.repository + "\n" + d.delivery_id;
+      std::string dedupe_key =
+          std::string(provider_name(publish_action.provider)) + "\n" + d.repository + "\n" + d.delivery_id;
       auto claim = deduper.claim(dedupe_key, random_uuid(), DeliveryDeduper::Clock::now());
       event_id = claim.event_id;
       if (claim.state == DeliveryDeduper::State::done) {
-        outcome = "duplicate";
+        outcome = Outcome::duplicate;
         res = json_response(200, status_body("duplicate", event_id), req.version());
       } else if (claim.state == DeliveryDeduper::State::pending) {
-        outcome = "in_progress";
+        outcome = Outcome::in_progress;
         res = json_response(503, error_body("a delivery with this id is being published; retry"),
                             req.version());
         res.set(http::field::retry_after, "1");
@@ -345,7 +340,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (report && report->ok) {
           res = json_response(202, status_body("queued", event_id), req.version());
         } else {
-          outcome = "publish_failed";
+          outcome = Outcome::publish_failed;
           metrics
               .counter("gitopsd_kafka_produce_errors_total", "Events Kafka did not acknowledge",
                        {{"topic", config.kafka.topics.events}})
@@ -472,7 +467,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> reject(Stream& stream, int status, std::string_view message, unsigned version) {
     Decision d;
     d.action = Reply{status, error_body(message), {}};
-    d.outcome = status == 413 ? "too_large" : status == 503 ? "overloaded" : "bad_request";
+    d.outcome = status == 413   ? Outcome::too_large
+                : status == 503 ? Outcome::overloaded
+                                : Outcome::bad_request;
     d.reason = message;
     co_await refuse_head(stream, d, version);
   }
@@ -543,42 +540,36 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     open_connections.set(static_cast<double>(connections.size()));
   }
 
-  net::awaitable<void> accept_loop() {
-    auto self = shared_from_this();
-    AcceptBackoff backoff;
-    for (;;) {
-      boost::system::error_code ec;
-      auto socket = co_await acceptor.async_accept(net::make_strand(io),
-                                                   net::redirect_error(net::use_awaitable, ec));
-      if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
-      if (ec) {
-        // Out of descriptors: shedding a connection frees one for the next try.
-        if (ec == boost::system::errc::too_many_files_open ||
-            ec == boost::system::errc::too_many_files_open_in_system) {
-          std::lock_guard lock(connections_mutex);
-          if (shed_oldest()) shed_fd_exhausted.inc();
-        }
-        auto step = backoff.failed(AcceptBackoff::Clock::now());
-        if (step.log) {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count();
-          log->warn("accept failed error=\"{}\" unlogged_failures={} retry_in_ms={}", ec.message(),
-                    *step.log, ms);
-        }
-        accept_retry.expires_after(step.delay);
-        co_await accept_retry.async_wait(net::redirect_error(net::use_awaitable, ec));
-        continue;
-      }
-      backoff.succeeded();
-      auto conn = std::make_shared<Connection>();
-      conn->executor = socket.get_executor();
-      auto tracked = admit(conn);
-      if (!tracked) {
-        socket.close(ec);
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), ec);
-      net::co_spawn(conn->executor, connection(std::move(socket), conn, *tracked), net::detached);
+  // Accepts until shutdown; `self` lives as long as the loop.
+  void start() {
+    net::co_spawn(
+        acceptor.get_executor(),
+        accept_loop(
+            acceptor, accept_retry, io, log,
+            [self = shared_from_this()](tcp::socket socket) { self->start_connection(std::move(socket)); },
+            [this](const boost::system::error_code& ec) {
+              // Out of descriptors: shedding a connection frees one for the next try.
+              if (ec == boost::system::errc::too_many_files_open ||
+                  ec == boost::system::errc::too_many_files_open_in_system) {
+                std::lock_guard lock(connections_mutex);
+                if (shed_oldest()) shed_fd_exhausted.inc();
+              }
+            }),
+        LogExceptions{log, "webhook accept loop"});
+  }
+
+  void start_connection(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto conn = std::make_shared<Connection>();
+    conn->executor = socket.get_executor();
+    auto tracked = admit(conn);
+    if (!tracked) {
+      socket.close(ec);
+      return;
     }
+    socket.set_option(tcp::no_delay(true), ec);
+    net::co_spawn(conn->executor, connection(std::move(socket), conn, *tracked),
+                  LogExceptions{log, "webhook connection"});
   }
 
   void shutdown() {
@@ -605,7 +596,7 @@ Server::Server(net::io_context& io, std::shared_ptr<const Config> config, KafkaP
                Metrics& metrics)
     : impl_(std::make_shared<Impl>(io, config, producer, metrics)) {
   listen_on(impl_->acceptor, config->receiver.listen);
-  net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+  impl_->start();
 }
 
 Server::~Server() = default;

@@ -135,12 +135,12 @@ class Decider {
   std::string_view header(std::string_view name) const {
     return request_.header ? request_.header(name) : std::string_view();
   }
-  Decision reply(int status, std::string_view outcome, std::string body) {
+  Decision reply(int status, Outcome outcome, std::string body) {
     d_.action = Reply{status, std::move(body), {}};
     d_.outcome = outcome;
     return std::move(d_);
   }
-  Decision error(int status, std::string_view outcome, std::string_view message) {
+  Decision error(int status, Outcome outcome, std::string_view message) {
     d_.reason = message;
     return reply(status, outcome, error_body(message));
   }
@@ -231,10 +231,10 @@ std::optional<Decision> Decider::verify(const std::vector<Secret>& secrets,
       if (signature = header("webhook-signature"); !signature.empty()) {
         const std::string_view timestamp = header("webhook-timestamp");
         if (header("webhook-id").empty() || timestamp.empty()) {
-          return error(401, "unauthorized", "webhook-id or webhook-timestamp header missing");
+          return error(401, Outcome::unauthorized, "webhook-id or webhook-timestamp header missing");
         }
         if (!standard_webhook_timestamp_fresh(timestamp, request_.now)) {
-          return error(401, "unauthorized", "webhook timestamp outside tolerance");
+          return error(401, Outcome::unauthorized, "webhook timestamp outside tolerance");
         }
         genuine = verify_standard_webhook(header("webhook-id"), timestamp, signature, raw_body,
                                           secrets, request_.now);
@@ -249,8 +249,8 @@ std::optional<Decision> Decider::verify(const std::vector<Secret>& secrets,
       genuine = verify_gitea(signature, raw_body, secrets);
       break;
   }
-  if (signature.empty()) return error(401, "unauthorized", "signature missing");
-  if (!genuine) return error(401, "unauthorized", "signature does not match");
+  if (signature.empty()) return error(401, Outcome::unauthorized, "signature missing");
+  if (!genuine) return error(401, Outcome::unauthorized, "signature does not match");
   return std::nullopt;
 }
 
@@ -258,24 +258,24 @@ std::optional<Decision> Decider::check_head() {
   const std::string_view path = request_.target.substr(0, request_.target.find('?'));
   if (path != "/hooks" && path != "/hooks/github" && path != "/hooks/gitlab" &&
       path != "/hooks/gitea") {
-    return error(404, "not_found", "no such endpoint");
+    return error(404, Outcome::not_found, "no such endpoint");
   }
   if (request_.method != "POST") {
-    Decision d = error(405, "method_not_allowed", "method not allowed; use POST");
+    Decision d = error(405, Outcome::method_not_allowed, "method not allowed; use POST");
     std::get<Reply>(d.action).allow = "POST";
     return d;
   }
 
   const auto provider = detect_provider(path);
   if (!provider) {
-    return error(400, "bad_request", "no X-Gitea-Event, X-Gitlab-Event or X-GitHub-Event header");
+    return error(400, Outcome::bad_request, "no X-Gitea-Event, X-Gitlab-Event or X-GitHub-Event header");
   }
   provider_ = *provider;
-  d_.provider = provider_name(provider_);
+  d_.provider = provider_;
   d_.event_type = event_header();
   d_.delivery_id = delivery_header();
   if (d_.event_type.empty()) {
-    return error(400, "bad_request", event_header_name() + " header missing");
+    return error(400, Outcome::bad_request, event_header_name() + " header missing");
   }
 
   const std::string_view content_type = header("Content-Type");
@@ -283,7 +283,7 @@ std::optional<Decision> Decider::check_head() {
   form_encoded_ =
       provider_ == Provider::github && iequals(media_type, "application/x-www-form-urlencoded");
   if (!form_encoded_ && !iequals(media_type, "application/json")) {
-    return error(415, "unsupported_media_type",
+    return error(415, Outcome::unsupported_media_type,
                  provider_ == Provider::github
                      ? "content type must be application/json or application/x-www-form-urlencoded"
                      : "content type must be application/json");
@@ -297,7 +297,7 @@ Decision Decider::run() {
   JsonText json_text{request_.body, false};
   if (form_encoded_) {
     const auto field = form_payload_field(request_.body);
-    if (!field) return error(400, "bad_request", "form body has no valid payload field");
+    if (!field) return error(400, Outcome::bad_request, "form body has no valid payload field");
     json_text = JsonText{*field, true};
   }
 
@@ -307,14 +307,14 @@ Decision Decider::run() {
   json_text.feed([&scanner](std::string_view piece) { return scanner.write(piece); });
   const RepositoryScan scan = scanner.finish();
   if (scan.status == RepositoryScan::Status::invalid_json) {
-    return error(400, "bad_request", "body is not valid JSON");
+    return error(400, Outcome::bad_request, "body is not valid JSON");
   }
   if (scan.status == RepositoryScan::Status::not_object) {
-    return error(400, "bad_request", "body is not a JSON object");
+    return error(400, Outcome::bad_request, "body is not a JSON object");
   }
 
   const std::string& name = scan.repository.value;
-  if (name.empty()) return error(400, "bad_request", "payload names no repository");
+  if (name.empty()) return error(400, Outcome::bad_request, "payload names no repository");
   // Host names are case-insensitive on GitHub, GitLab and Gitea alike. A name cut by the
   // scan is longer than any configured one.
   std::vector<const Repository*> candidates;
@@ -323,7 +323,7 @@ Decision Decider::run() {
       candidates.push_back(&r);
     }
   }
-  if (candidates.empty()) return error(401, "unauthorized", "repository not configured");
+  if (candidates.empty()) return error(401, Outcome::unauthorized, "repository not configured");
 
   const std::string& branch = scan.branch.value;
   const auto tracked = std::find_if(candidates.begin(), candidates.end(), [&](const Repository* r) {
@@ -344,9 +344,9 @@ Decision Decider::run() {
           verify(tracked != candidates.end() ? (*tracked)->secrets : secrets, request_.body)) {
     return std::move(*refused);
   }
-  if (d_.delivery_id.empty()) return error(400, "bad_request", "delivery id header missing");
+  if (d_.delivery_id.empty()) return error(400, Outcome::bad_request, "delivery id header missing");
   if (!is_delivery_id(d_.delivery_id)) {
-    return error(400, "bad_request", "delivery id header is not printable ASCII");
+    return error(400, Outcome::bad_request, "delivery id header is not printable ASCII");
   }
 
   // Genuine: now the payload is parsed, into one arena (a stack block first) instead of a
@@ -355,7 +355,7 @@ Decision Decider::run() {
   unsigned char arena[16 * 1024];
   json::monotonic_resource resource(arena, sizeof arena);
   const std::optional<json::value> payload = parse_payload(json_text, resource);
-  if (!payload) return error(400, "bad_request", "body is not valid JSON");
+  if (!payload) return error(400, Outcome::bad_request, "body is not valid JSON");
 
   const Repository& repository = tracked != candidates.end() ? **tracked : *candidates.front();
   Normalized normalized =
@@ -365,15 +365,15 @@ Decision Decider::run() {
                                " is not tracked"}};
   if (const auto* ignored = std::get_if<Ignored>(&normalized)) {
     d_.reason = ignored->reason;
-    return reply(200, "ignored", ignored_body(ignored->reason));
+    return reply(200, Outcome::ignored, ignored_body(ignored->reason));
   }
   if (const auto* malformed = std::get_if<Malformed>(&normalized)) {
-    return error(400, "bad_request", malformed->reason);
+    return error(400, Outcome::bad_request, malformed->reason);
   }
   Event event = std::get<Event>(std::move(normalized));
   event.delivery_id = d_.delivery_id;
   d_.action = Publish{std::move(event), provider_, d_.event_type};
-  d_.outcome = "queued";
+  d_.outcome = Outcome::queued;
   return std::move(d_);
 }
 
@@ -397,12 +397,38 @@ std::optional<Decision> decide_head(const WebhookRequest& request) {
   return Decider(request, kNone).check_head();
 }
 
-std::string_view event_label(std::string_view provider, std::string_view event_type) {
-  std::span<const std::string_view> known;
-  if (provider == "github" || provider == "gitea") known = kGithubEvents;
-  if (provider == "gitlab") known = kGitlabEvents;
+std::span<const std::string_view> known_events(Provider provider) {
+  if (provider == Provider::gitlab) return kGitlabEvents;
+  return kGithubEvents;
+}
+
+std::string_view event_label(Provider provider, std::string_view event_type) {
+  const auto known = known_events(provider);
   const auto it = std::find(known.begin(), known.end(), event_type);
   return it == known.end() ? std::string_view("other") : *it;
+}
+
+std::string_view outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::queued: return "queued";
+    case Outcome::ignored: return "ignored";
+    case Outcome::duplicate: return "duplicate";
+    case Outcome::in_progress: return "in_progress";
+    case Outcome::publish_failed: return "publish_failed";
+    case Outcome::bad_request: return "bad_request";
+    case Outcome::unauthorized: return "unauthorized";
+    case Outcome::not_found: return "not_found";
+    case Outcome::method_not_allowed: return "method_not_allowed";
+    case Outcome::unsupported_media_type: return "unsupported_media_type";
+    case Outcome::too_large: return "too_large";
+    case Outcome::overloaded: return "overloaded";
+  }
+  return "unknown";
+}
+
+bool is_genuine(Outcome outcome) {
+  return outcome == Outcome::queued || outcome == Outcome::ignored ||
+         outcome == Outcome::duplicate;
 }
 
 Decision decide(const WebhookRequest& request, const std::vector<Repository>& repositories) {

@@ -70,9 +70,9 @@ TEST(SignTest, EachProvidersSignedPushIsAcceptedByTheReceiver) {
     auto headers = signed_headers(c.provider, c.secret, c.body, "", "", std::chrono::system_clock::now());
     auto decision = decide_signed(c.provider, c.path, headers, c.body, c.secret);
     EXPECT_TRUE(std::holds_alternative<receiver::Publish>(decision.action))
-        << c.path << " " << c.secret << ": " << decision.outcome;
+        << c.path << " " << c.secret << ": " << receiver::outcome_name(decision.outcome);
     auto wrong = decide_signed(c.provider, c.path, headers, c.body, c.secret + "x");
-    EXPECT_EQ(wrong.outcome, "unauthorized") << c.path;
+    EXPECT_EQ(wrong.outcome, receiver::Outcome::unauthorized) << c.path;
   }
 }
 

@@ -124,7 +124,7 @@ std::string ignored_reason(const Decision& d) {
   const Reply r = reply_of(d, 200);
   const json::value v = json::parse(r.body);
   EXPECT_EQ(v.at("status"), "ignored") << r.body;
-  EXPECT_EQ(d.outcome, "ignored");
+  EXPECT_EQ(d.outcome, Outcome::ignored);
   return std::string(v.at("reason").as_string());
 }
 
@@ -136,9 +136,10 @@ Event published(const Decision& d) {
                   << std::get<Reply>(d.action).body;
     return {};
   }
-  EXPECT_EQ(d.outcome, "queued");
+  EXPECT_EQ(d.outcome, Outcome::queued);
   EXPECT_EQ(publish->event_type, d.event_type);
-  EXPECT_EQ(publish->event.provider, d.provider);
+  EXPECT_EQ(d.provider, publish->provider);
+  EXPECT_EQ(publish->event.provider, provider_name(publish->provider));
   EXPECT_EQ(publish->event.delivery_id, d.delivery_id);
   EXPECT_EQ(publish->event.repository, d.repository);
   EXPECT_TRUE(publish->event.event_id.empty());
@@ -157,7 +158,7 @@ TEST_F(WebhookTest, UnknownPathIsNotFound) {
                            "/Hooks/github", "/metrics"}) {
     const Decision d = send(at(github_push(), path));
     EXPECT_EQ(error_of(d, 404), "no such endpoint") << path;
-    EXPECT_EQ(d.outcome, "not_found");
+    EXPECT_EQ(d.outcome, Outcome::not_found);
   }
   EXPECT_EQ(error_of(send(at(github_push(), "/metrics"), "GET"), 404), "no such endpoint");
 }
@@ -173,7 +174,7 @@ TEST_F(WebhookTest, OtherMethodsAreNotAllowed) {
     const Reply r = reply_of(d, 405);
     EXPECT_EQ(r.allow, "POST");
     EXPECT_TRUE(json::parse(r.body).as_object().contains("error"));
-    EXPECT_EQ(d.outcome, "method_not_allowed");
+    EXPECT_EQ(d.outcome, Outcome::method_not_allowed);
   }
   EXPECT_EQ(reply_of(send(at(github_push(), "/hooks"), "GET"), 405).allow, "POST");
 }
@@ -181,8 +182,8 @@ TEST_F(WebhookTest, OtherMethodsAreNotAllowed) {
 TEST_F(WebhookTest, ProviderPathNeedsItsEventHeader) {
   const Decision d = send(without_header(github_push(), "X-GitHub-Event"));
   EXPECT_EQ(error_of(d, 400), "X-GitHub-Event header missing");
-  EXPECT_EQ(d.outcome, "bad_request");
-  EXPECT_EQ(d.provider, "github");
+  EXPECT_EQ(d.outcome, Outcome::bad_request);
+  EXPECT_EQ(d.provider, Provider::github);
   // A GitLab delivery sent to the GitHub path has no GitHub event header either.
   EXPECT_EQ(
       error_of(send(at(test::gitlab_delivery("Push Hook", "{}", kGitlabToken), "/hooks/github")),
@@ -195,18 +196,18 @@ TEST_F(WebhookTest, GenericPathNeedsSomeEventHeader) {
   d = without_header(std::move(d), "X-GitHub-Event");
   const Decision decision = send(d);
   EXPECT_EQ(error_of(decision, 400), "no X-Gitea-Event, X-Gitlab-Event or X-GitHub-Event header");
-  EXPECT_EQ(decision.provider, "");
+  EXPECT_EQ(decision.provider, std::nullopt);
 }
 
 TEST_F(WebhookTest, GenericPathDetectsEachProvider) {
-  EXPECT_EQ(send(at(github_push(), "/hooks")).provider, "github");
+  EXPECT_EQ(send(at(github_push(), "/hooks")).provider, Provider::github);
   published(send(at(github_push(), "/hooks")));
 
   const Decision gitlab = send(
       at(test::gitlab_delivery(
              "Push Hook", test::gitlab_push("acme/platform", "main", kShaA, kShaB), kGitlabToken),
          "/hooks"));
-  EXPECT_EQ(gitlab.provider, "gitlab");
+  EXPECT_EQ(gitlab.provider, Provider::gitlab);
   published(gitlab);
 }
 
@@ -219,7 +220,7 @@ TEST_F(WebhookTest, GenericPathTakesGiteaForGiteaEvenWithGithubHeaders) {
                  return kv.first == "X-GitHub-Event";
                }) == d.headers.end());
   const Decision decision = send(d);
-  EXPECT_EQ(decision.provider, "gitea");
+  EXPECT_EQ(decision.provider, Provider::gitea);
   EXPECT_EQ(published(decision).repository, "homelab");
 }
 
@@ -265,7 +266,7 @@ TEST_F(WebhookTest, UnsupportedContentTypeIs415) {
                            "multipart/form-data; boundary=x"}) {
     const Decision d = send(with_header(github_push(), "Content-Type", type));
     EXPECT_EQ(reply_of(d, 415).status, 415) << type;
-    EXPECT_EQ(d.outcome, "unsupported_media_type");
+    EXPECT_EQ(d.outcome, Outcome::unsupported_media_type);
   }
   // Only GitHub sends form bodies.
   const Delivery gitlab_form = with_header(
@@ -326,7 +327,7 @@ TEST_F(WebhookTest, InvalidJsonIsBadRequest) {
   for (const char* body : {"", "{", "not json", R"({"a":1}{)", "{\"ref\":\"\xff\"}"}) {
     const Decision d = send(test::github_delivery("push", body, kGithubSecret));
     EXPECT_EQ(error_of(d, 400), "body is not valid JSON") << body;
-    EXPECT_EQ(d.outcome, "bad_request");
+    EXPECT_EQ(d.outcome, Outcome::bad_request);
   }
 }
 
@@ -361,7 +362,7 @@ TEST_F(WebhookTest, UnconfiguredRepositoryIsUnauthorized) {
   const Decision d = send(test::github_delivery(
       "push", test::github_push("evil/infra", "main", kShaA, kShaB), kGithubSecret));
   EXPECT_EQ(error_of(d, 401), "repository not configured");
-  EXPECT_EQ(d.outcome, "unauthorized");
+  EXPECT_EQ(d.outcome, Outcome::unauthorized);
   EXPECT_EQ(d.repository, "");
   // Configured, but for another host.
   EXPECT_EQ(
@@ -401,7 +402,7 @@ TEST_F(WebhookTest, UnsignedLargeBodyIsRefusedAfterTheScan) {
 TEST_F(WebhookTest, MissingSignatureIsUnauthorized) {
   const Decision d = send(without_header(github_push(), "X-Hub-Signature-256"));
   EXPECT_EQ(error_of(d, 401), "signature missing");
-  EXPECT_EQ(d.outcome, "unauthorized");
+  EXPECT_EQ(d.outcome, Outcome::unauthorized);
   EXPECT_EQ(d.repository, "infra");
 }
 
@@ -476,7 +477,7 @@ TEST_F(WebhookTest, MissingDeliveryIdIsBadRequest) {
 TEST_F(WebhookTest, GithubPushIsPublished) {
   const Decision d = send(github_push());
   const Event e = published(d);
-  EXPECT_EQ(d.provider, "github");
+  EXPECT_EQ(d.provider, Provider::github);
   EXPECT_EQ(d.event_type, "push");
   EXPECT_EQ(d.delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
   EXPECT_EQ(d.repository, "infra");
@@ -540,7 +541,7 @@ TEST_F(WebhookTest, MalformedEventIsBadRequestNamingTheField) {
   payload.as_object().erase("after");
   const Decision d = send(test::github_delivery("push", json::serialize(payload), kGithubSecret));
   EXPECT_EQ(error_of(d, 400), "field 'after' missing");
-  EXPECT_EQ(d.outcome, "bad_request");
+  EXPECT_EQ(d.outcome, Outcome::bad_request);
 }
 
 // --- GitLab -------------------------------------------------------------------------------------
@@ -550,7 +551,7 @@ TEST_F(WebhookTest, GitlabPushWithTokenIsPublished) {
       "Push Hook", test::gitlab_push("acme/platform", "main", kShaA, kShaB, {.sender = "jsmith"}),
       kGitlabToken, "idem-1"));
   const Event e = published(d);
-  EXPECT_EQ(d.provider, "gitlab");
+  EXPECT_EQ(d.provider, Provider::gitlab);
   EXPECT_EQ(d.event_type, "Push Hook");
   EXPECT_EQ(e.delivery_id, "idem-1");
   EXPECT_EQ(e.repository, "platform");
@@ -670,7 +671,7 @@ TEST_F(WebhookTest, GiteaPushIsPublished) {
       send(test::gitea_delivery("push", test::gitea_push("me/homelab", "main", kShaA, kShaB),
                                 kGiteaSecret, "gitea-delivery-1"));
   const Event e = published(d);
-  EXPECT_EQ(d.provider, "gitea");
+  EXPECT_EQ(d.provider, Provider::gitea);
   EXPECT_EQ(e.delivery_id, "gitea-delivery-1");
   EXPECT_EQ(e.repository, "homelab");
   EXPECT_EQ(e.kind, "push");
@@ -687,7 +688,7 @@ TEST_F(WebhookTest, ForgejoHeadersAreAccepted) {
   forgejo.headers.emplace_back("X-Forgejo-Signature",
                                test::gitea_signature(kGiteaSecret, gitea.body));
   EXPECT_EQ(published(send(forgejo)).delivery_id, "forgejo-delivery-1");
-  EXPECT_EQ(send(at(forgejo, "/hooks")).provider, "gitea");
+  EXPECT_EQ(send(at(forgejo, "/hooks")).provider, Provider::gitea);
 }
 
 TEST_F(WebhookTest, GiteaMergedPullRequestIsPublished) {
@@ -709,20 +710,20 @@ TEST_F(WebhookTest, GiteaWrongSignatureIsUnauthorized) {
 
 TEST(EventLabelTest, KnownEventNamesAreKeptAnythingElseIsOther) {
   for (const char* event : {"push", "pull_request", "ping", "create", "release"}) {
-    EXPECT_EQ(event_label("github", event), event);
-    EXPECT_EQ(event_label("gitea", event), event);
+    EXPECT_EQ(event_label(Provider::github, event), event);
+    EXPECT_EQ(event_label(Provider::gitea, event), event);
   }
   for (const char* event : {"Push Hook", "Merge Request Hook", "Tag Push Hook", "Pipeline Hook"}) {
-    EXPECT_EQ(event_label("gitlab", event), event);
+    EXPECT_EQ(event_label(Provider::gitlab, event), event);
   }
-  EXPECT_EQ(event_label("github", "Push Hook"), "other");
-  EXPECT_EQ(event_label("gitlab", "push"), "other");
-  EXPECT_EQ(event_label("github", "PUSH"), "other");
-  EXPECT_EQ(event_label("github", "push "), "other");
-  EXPECT_EQ(event_label("github", ""), "other");
-  EXPECT_EQ(event_label("", "push"), "other");
-  EXPECT_EQ(event_label("github", R"(push" status=202 outcome=queued x=")"), "other");
-  EXPECT_EQ(event_label("github", std::string(16 * 1024, 'e')), "other");
+  EXPECT_EQ(event_label(Provider::github, "Push Hook"), "other");
+  EXPECT_EQ(event_label(Provider::gitlab, "push"), "other");
+  EXPECT_EQ(event_label(Provider::github, "PUSH"), "other");
+  EXPECT_EQ(event_label(Provider::github, "push "), "other");
+  EXPECT_EQ(event_label(Provider::github, ""), "other");
+  EXPECT_EQ(event_label(Provider::gitea, "push"), "push");
+  EXPECT_EQ(event_label(Provider::github, R"(push" status=202 outcome=queued x=")"), "other");
+  EXPECT_EQ(event_label(Provider::github, std::string(16 * 1024, 'e')), "other");
 }
 
 TEST(ErrorBodyTest, IsJsonWithEscapedMessage) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -39,16 +41,38 @@ struct Publish {
   std::string event_type;  // the host's event header value, for logs and metrics
 };
 
+// What became of a request: the `outcome` label of gitopsd_webhooks_total and the log's
+// `outcome=` (outcome_name gives the word).
+enum class Outcome {
+  queued,                  // 202: published and acknowledged
+  ignored,                 // 200: genuine, not ours to apply
+  duplicate,               // 200: delivery id seen already
+  in_progress,             // 503: the same delivery is being published
+  publish_failed,          // 503: Kafka did not acknowledge in time
+  bad_request,             // 400
+  unauthorized,            // 401
+  not_found,               // 404
+  method_not_allowed,      // 405
+  unsupported_media_type,  // 415
+  too_large,               // 413
+  overloaded,              // 503: too many request bodies in progress
+};
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::overloaded) + 1;
+std::string_view outcome_name(Outcome outcome);
+// Whether the request proved genuine (its signature verified): only then does the event
+// header become a metric label.
+bool is_genuine(Outcome outcome);
+
 struct Decision {
   std::variant<Reply, Publish> action;
   // Known as far as the request got; for logs and metrics (never secrets). event_type,
   // delivery_id and reason carry the caller's bytes: log them through log_quote (log.hpp).
-  std::string provider;    // "github" | "gitlab" | "gitea" | "" (undetected)
-  std::string event_type;  // host's event header, e.g. "push"
+  std::optional<Provider> provider;  // nullopt: not detected
+  std::string event_type;            // host's event header, e.g. "push"
   std::string delivery_id;
   std::string repository;  // configured name, once found
-  std::string outcome;     // "queued" | "ignored" | "bad_request" | "unauthorized" | ...
-  std::string reason;      // why it was refused or ignored, as in the answer; for the log
+  Outcome outcome = Outcome::bad_request;
+  std::string reason;  // why it was refused or ignored, as in the answer; for the log
 };
 
 // Decides what to do with one request. `repositories` is the loaded configuration;
@@ -63,10 +87,13 @@ Decision decide(const WebhookRequest& request, const std::vector<Repository>& re
 // Otherwise the refusal decide() would give for any body (its action is a Reply).
 std::optional<Decision> decide_head(const WebhookRequest& request);
 
-// The `event` label of gitopsd_webhooks_total: `event_type` when it is one of the known
-// event names of `provider` ("github", "gitlab", "gitea"), else "other". Header values are
-// free text, so the label set stays fixed whatever a caller sends.
-std::string_view event_label(std::string_view provider, std::string_view event_type);
+// The event names `provider` documents (GitHub and Gitea/Forgejo share theirs).
+std::span<const std::string_view> known_events(Provider provider);
+
+// The `event` label of gitopsd_webhooks_total: `event_type` when it is one of the
+// known_events of `provider`, else "other". Header values are free text, so the label set
+// stays fixed whatever a caller sends.
+std::string_view event_label(Provider provider, std::string_view event_type);
 
 // JSON error body {"error": message}.
 std::string error_body(std::string_view message);
