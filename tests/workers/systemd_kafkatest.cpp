@@ -140,8 +140,11 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
   EXPECT_GE(end - start, 4s) << "the apply should have run for 4 s";
   pings_a.push_back(end);
   pings_b.push_back(end);
+  // What systemd checks: no gap of a whole WATCHDOG_USEC. The worker aims at one ping per
+  // 500 ms from its poll loop, but a loaded machine stretches each turn, so the count is
+  // only what 4 s without a 1 s gap implies (at least 4 pings plus both ends).
   for (const auto* pings : {&pings_a, &pings_b}) {
-    EXPECT_GE(pings->size(), 8u + 2u);
+    EXPECT_GE(pings->size(), 4u + 2u);
     for (std::size_t i = 1; i < pings->size(); ++i)
       EXPECT_LT((*pings)[i] - (*pings)[i - 1], 1s) << "the watchdog would have fired at ping " << i;
   }
