@@ -21,6 +21,8 @@
 #include <thread>
 #include <variant>
 
+#include "gitopsd/c_handle.hpp"
+
 extern char** environ;
 
 namespace gitopsd::test {
@@ -203,6 +205,32 @@ std::vector<KafkaRecord> TopicReader::read_to_end(std::chrono::milliseconds time
     impl_->consume_one(100ms);
   }
   return impl_->records;
+}
+
+std::vector<int> group_assignments(const std::string& bootstrap, const std::string& group) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
+  CHandle<rd_kafka_t, rd_kafka_destroy> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error));
+  if (!rk) throw std::runtime_error(error);
+  CHandle<rd_kafka_queue_t, rd_kafka_queue_destroy> queue(rd_kafka_queue_new(rk.get()));
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(rk.get(), groups, 1, nullptr, queue.get());
+  CHandle<rd_kafka_event_t, rd_kafka_event_destroy> event(rd_kafka_queue_poll(queue.get(), 30000));
+  std::vector<int> members;
+  if (!event || rd_kafka_event_error(event.get())) return members;
+  const auto* result = rd_kafka_event_DescribeConsumerGroups_result(event.get());
+  size_t count = 0;
+  const auto** descriptions = rd_kafka_DescribeConsumerGroups_result_groups(result, &count);
+  for (size_t g = 0; g < count; ++g) {
+    if (rd_kafka_ConsumerGroupDescription_error(descriptions[g])) continue;
+    for (size_t m = 0; m < rd_kafka_ConsumerGroupDescription_member_count(descriptions[g]); ++m) {
+      const auto* member = rd_kafka_ConsumerGroupDescription_member(descriptions[g], m);
+      members.push_back(
+          rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member))->cnt);
+    }
+  }
+  return members;
 }
 
 void create_topic(const std::string& bootstrap, const std::string& topic, int partitions) {

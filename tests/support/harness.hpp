@@ -68,6 +68,10 @@ class TopicReader {
   Impl* impl_;
 };
 
+// Per member of the consumer group `group`: how many partitions it is assigned, as the
+// group coordinator describes it. Empty when the group does not exist or has no members.
+std::vector<int> group_assignments(const std::string& bootstrap, const std::string& group);
+
 // Creates a topic with `partitions` partitions (replication 1) through the admin API.
 void create_topic(const std::string& bootstrap, const std::string& topic, int partitions);
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include <librdkafka/rdkafka.h>
@@ -76,6 +77,13 @@ TEST(WorkerGroupTest, EachRepositoryIsAppliedByOneWorkerAndTheSurvivorTakesOver)
   ASSERT_TRUE(wait_until([&] {
     return workers[0]->log().find("assigned partitions") != std::string::npos &&
            workers[1]->log().find("assigned partitions") != std::string::npos;
+  }, 60s)) << workers[0]->log() << workers[1]->log();
+  // "assigned" is logged for each step of a cooperative rebalance (the newcomer's first one is
+  // empty): wait for the coordinator's final split, two partitions each.
+  ASSERT_TRUE(wait_until([&] {
+    auto members = group_assignments(setup.bootstrap, group);
+    std::sort(members.begin(), members.end());
+    return members == std::vector<int>{2, 2};
   }, 60s)) << workers[0]->log() << workers[1]->log();
 
   auto send_round = [&](const std::string& before) {
