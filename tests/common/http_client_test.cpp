@@ -128,7 +128,7 @@ void expect_timed_out(const HttpRequest& request, const std::string& step) {
   EXPECT_NE(error.find(step + ": no answer within the timeout of 500 ms"), std::string::npos)
       << error;
   EXPECT_GE(took, 450ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 10s);  // a loaded sanitizer run can stall a process for seconds
 }
 
 TEST(HttpClientTest, PeerThatAcceptsButNeverAnswersTimesOut) {
@@ -172,20 +172,20 @@ TEST(HttpClientTest, SelfSignedCertificateIsRefusedUnlessItIsTheGivenCa) {
   std::ofstream(ca_file) << certificate.certificate;
 
   // The system's CAs do not know it.
-  const auto untrusted = failure_of(get(url("https", "localhost", server.port()), 5s)).first;
+  const auto untrusted = failure_of(get(url("https", "localhost", server.port()), 20s)).first;
   EXPECT_NE(untrusted.find("TLS handshake with localhost:" + std::to_string(server.port()) +
                            ": certificate verify failed"),
             std::string::npos)
       << untrusted;
 
   // Trusted as the CA, it serves the name it holds…
-  auto answer = http_request(get(url("https", "localhost", server.port()), 5s, ca_file));
+  auto answer = http_request(get(url("https", "localhost", server.port()), 20s, ca_file));
   ASSERT_TRUE(std::holds_alternative<HttpResponse>(answer)) << std::get<std::string>(answer);
   EXPECT_EQ(std::get<HttpResponse>(answer).body, "hello");
 
   // …and no other: the host is verified too.
   const auto wrong_name =
-      failure_of(get(url("https", "127.0.0.1", server.port()), 5s, ca_file)).first;
+      failure_of(get(url("https", "127.0.0.1", server.port()), 20s, ca_file)).first;
   EXPECT_NE(wrong_name.find("certificate verify failed"), std::string::npos) << wrong_name;
 
   // A CA file that cannot be read is an error of its own.
