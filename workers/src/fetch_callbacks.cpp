@@ -1,9 +1,5 @@
 #include "fetch_callbacks.hpp"
 
-#if __has_include(<git2/sys/errors.h>)
-#include <git2/sys/errors.h>  // git_error_set_str: here from libgit2 1.8 on
-#endif
-
 #include <algorithm>
 #include <cctype>
 #include <string_view>

@@ -2,9 +2,6 @@
 
 #include <git2.h>
 #include <git2/sys/stream.h>
-#if __has_include(<git2/sys/errors.h>)
-#include <git2/sys/errors.h>  // git_error_set_str: here from libgit2 1.8 on
-#endif
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>

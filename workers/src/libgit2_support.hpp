@@ -3,6 +3,9 @@
 #pragma once
 
 #include <git2.h>
+#if __has_include(<git2/sys/errors.h>)
+#include <git2/sys/errors.h>  // git_error_set_str, git_error_clear: here from libgit2 1.8 on
+#endif
 
 #include <optional>
 #include <string>
