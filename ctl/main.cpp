@@ -51,7 +51,15 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-const CLI::Range kPositive(1, 1'000'000, "POSITIVE");
+// Our own words: CLI11's range message differs between 2.1 (Debian 12) and 2.4 (Debian 13).
+const CLI::Validator kPositive(
+    [](const std::string& text) {
+      const bool ok = !text.empty() && text.size() <= 7 &&
+                      text.find_first_not_of("0123456789") == std::string::npos &&
+                      std::stoul(text) >= 1 && std::stoul(text) <= 1'000'000;
+      return ok ? std::string() : std::string("needs a number from 1 to 1000000");
+    },
+    "N");
 
 // What an argument that failed our own checks (after CLI11's) means to the caller.
 struct UsageError : std::runtime_error {

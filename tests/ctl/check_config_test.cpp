@@ -155,7 +155,7 @@ TEST_F(CommandLineTest, BadArgumentsAreExitTwoAndSayWhatIsWrong) {
       {{GITOPSCTL_BIN, "deploy"}, "gitopsctl: unknown command 'deploy'"},
       {{GITOPSCTL_BIN, "status", "--bogus"}, "--bogus"},
       {{GITOPSCTL_BIN, "init-topics", "--partitions", "0", "--replication", "1"},
-       "--partitions: Value 0 not in range 1 to 1000000"},
+       "--partitions: needs a number from 1 to 1000000"},
       {{GITOPSCTL_BIN, "init-topics", "--partitions", "2"},
        "--partitions and --replication are required"},
       {{GITOPSCTL_BIN, "events", "--since", "soon"}, "--since: invalid duration 'soon'"},
