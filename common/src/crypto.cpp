@@ -128,15 +128,33 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 std::string random_uuid() {
-  std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
+  // The receiver makes one per webhook: random bytes are drawn 64 ids at a time per thread
+  // (one RAND_bytes call, whose fork check is a getpid() syscall each time). Event ids are
+  // published, never secret; they only need to be unpredictable and unique (no gitopsd process
+  // forks without exec, so no two processes share a pool).
+  constexpr std::size_t kIdsPerDraw = 64;
+  thread_local std::array<unsigned char, 16 * kIdsPerDraw> pool{};
+  thread_local std::size_t used = pool.size();
+  if (used == pool.size()) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    used = 0;
   }
+  unsigned char* b = pool.data() + used;
+  used += 16;
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  const std::string hex = to_hex({reinterpret_cast<const char*>(b.data()), b.size()});
-  return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
-         hex.substr(16, 4) + '-' + hex.substr(20);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    id[at++] = kHex[b[i] >> 4];
+    id[at++] = kHex[b[i] & 0xf];
+  }
+  std::fill_n(b, 16, 0);  // drawn once
+  return id;
 }
 
 std::string format_timestamp(std::chrono::system_clock::time_point t) {

@@ -4,10 +4,9 @@
 #include <cctype>
 #include <cstdint>
 #include <initializer_list>
-#include <limits>
+#include <string>
 
 namespace gitopsd::receiver {
-namespace json = boost::json;
 
 namespace {
 
@@ -15,60 +14,44 @@ constexpr std::string_view kBranchPrefix = "refs/heads/";
 constexpr std::string_view kTagPrefix = "refs/tags/";
 const std::string kZeroCommit(40, '0');
 
-// The value at a dotted path ("pull_request.base.ref"), or null when any step is absent.
-const json::value* find(const json::value& root, std::string_view path) {
-  const json::value* v = &root;
-  while (v != nullptr) {
-    if (!v->is_object()) return nullptr;
-    const std::size_t dot = path.find('.');
-    v = v->get_object().if_contains(path.substr(0, dot));
-    if (dot == std::string_view::npos) return v;
-    path.remove_prefix(dot + 1);
-  }
-  return nullptr;
-}
+using Type = ScannedValue::Type;
 
-std::string string_at(const json::value& root, std::string_view path) {
-  const json::value* v = find(root, path);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-// Typed reads of a payload's fields, remembering the first one that is missing or wrong;
-// its path is what a 400 names.
+// Typed reads of a payload's scanned fields, remembering the first one that is missing or
+// wrong; its path is what a 400 names.
 class Fields {
  public:
-  explicit Fields(const json::value& root) : root_(root) {}
+  explicit Fields(const PayloadScan& scan) : scan_(scan) {}
 
   std::string str(std::string_view path) {
-    const json::value* v = find(root_, path);
-    if (v == nullptr || v->is_null()) return fail(path, "missing", std::string());
-    if (!v->is_string()) return fail(path, "is not a string", std::string());
-    return std::string(v->get_string());
+    const ScannedValue& v = scan_.field(path);
+    if (v.type == Type::absent || v.type == Type::null) return fail(path, "missing", std::string());
+    if (v.type != Type::string) return fail(path, "is not a string", std::string());
+    if (v.truncated) {
+      return fail(path, "is longer than " + std::to_string(kMaxScannedValueBytes) + " bytes",
+                  std::string());
+    }
+    return v.value;
   }
   // Informational fields (who pushed) fall back along `paths` and may all be absent.
   std::string first_str(std::initializer_list<std::string_view> paths) const {
     for (const std::string_view p : paths) {
-      std::string s = string_at(root_, p);
-      if (!s.empty()) return s;
+      const ScannedValue& v = scan_.field(p);
+      if (v.type == Type::string && !v.value.empty() && !v.truncated) return v.value;
     }
     return {};
   }
   // Absent or null reads as false (GitHub sends `"forced": null` at times).
   bool flag(std::string_view path) {
-    const json::value* v = find(root_, path);
-    if (v == nullptr || v->is_null()) return false;
-    if (!v->is_bool()) return fail(path, "is not a boolean", false);
-    return v->get_bool();
+    const ScannedValue& v = scan_.field(path);
+    if (v.type == Type::absent || v.type == Type::null) return false;
+    if (v.type != Type::boolean) return fail(path, "is not a boolean", false);
+    return v.boolean;
   }
   std::int64_t integer(std::string_view path) {
-    const json::value* v = find(root_, path);
-    if (v == nullptr || v->is_null()) return fail(path, "missing", std::int64_t{0});
-    if (v->is_int64()) return v->get_int64();
-    if (v->is_uint64() &&
-        v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return static_cast<std::int64_t>(v->get_uint64());
-    }
-    return fail(path, "is not an integer", std::int64_t{0});
+    const ScannedValue& v = scan_.field(path);
+    if (v.type == Type::absent || v.type == Type::null) return fail(path, "missing", std::int64_t{0});
+    if (v.type != Type::integer) return fail(path, "is not an integer", std::int64_t{0});
+    return v.integer;
   }
   // A commit id: 40 hex digits, returned lowercase.
   std::string commit(std::string_view path) {
@@ -83,8 +66,8 @@ class Fields {
     return s;
   }
   bool has(std::string_view path) const {
-    const json::value* v = find(root_, path);
-    return v != nullptr && !v->is_null();
+    const Type type = scan_.field(path).type;
+    return type != Type::absent && type != Type::null;
   }
   bool ok() const { return error_.empty(); }
   Malformed malformed() const { return Malformed{error_}; }
@@ -97,7 +80,7 @@ class Fields {
     return fallback;
   }
 
-  const json::value& root_;
+  const PayloadScan& scan_;
   std::string error_;
 };
 
@@ -215,10 +198,41 @@ Ignored not_applied(std::string_view event_type) {
   return Ignored{"event " + std::string(event_type) + " is not applied"};
 }
 
+// The fields each payload kind is read from: what the scan keeps. Every path the functions
+// above read must be here; PayloadScan::field() throws on one that is not.
+constexpr std::string_view kPushFields[] = {
+    "ref", "deleted", "after", "before", "forced", "sender.login", "pusher.login",
+    "pusher.username", "pusher.name", "repository.full_name", "repository.clone_url"};
+constexpr std::string_view kPullRequestFields[] = {
+    "action", "pull_request.merged", "pull_request.base.ref", "pull_request.merge_commit_sha",
+    "pull_request.base.sha", "pull_request.merged_by.login", "sender.login",
+    "pull_request.number", "pull_request.title", "pull_request.html_url",
+    "pull_request.user.login", "repository.full_name", "repository.clone_url"};
+constexpr std::string_view kGitlabPushFields[] = {
+    "ref", "deleted", "after", "before", "forced", "user_username",
+    "project.path_with_namespace", "project.git_http_url"};
+constexpr std::string_view kGitlabMergeFields[] = {
+    "object_attributes.action", "object_attributes.target_branch",
+    "object_attributes.merge_commit_sha", "object_attributes.squash_commit_sha",
+    "object_attributes.last_commit.id", "user.username", "object_attributes.iid",
+    "object_attributes.title", "object_attributes.url", "project.path_with_namespace",
+    "project.git_http_url"};
+
 }  // namespace
 
-Normalized normalize(Provider provider, std::string_view event_type,
-                     const boost::json::value& payload, const Repository& repository) {
+std::span<const std::string_view> normalize_fields(Provider provider, std::string_view event_type) {
+  if (provider == Provider::gitlab) {
+    if (event_type == "Push Hook") return kGitlabPushFields;
+    if (event_type == "Merge Request Hook") return kGitlabMergeFields;
+    return {};
+  }
+  if (event_type == "push") return kPushFields;
+  if (event_type == "pull_request") return kPullRequestFields;
+  return {};
+}
+
+Normalized normalize(Provider provider, std::string_view event_type, const PayloadScan& payload,
+                     const Repository& repository) {
   Fields f(payload);
   if (provider == Provider::gitlab) {
     if (event_type == "Push Hook") {

@@ -382,7 +382,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         } else {
           transport.expires_after(generation.load()->config->receiver.idle_timeout);
         }
-        std::size_t n = co_await stream.async_read_some(buffer.prepare(4096),
+        // The room the last request left (at most 64 KiB), so a keep-alive connection's next
+        // request of the same size arrives in one read.
+        const std::size_t room = std::clamp<std::size_t>(buffer.capacity(), 4096, 64 * 1024);
+        std::size_t n = co_await stream.async_read_some(buffer.prepare(room),
                                                         net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
         buffer.commit(n);

@@ -7,7 +7,7 @@
 #include <span>
 
 #include "gitopsd/receiver/normalize.hpp"
-#include "gitopsd/receiver/repository_scan.hpp"
+#include "gitopsd/receiver/payload_scan.hpp"
 #include "gitopsd/receiver/signature.hpp"
 
 namespace gitopsd::receiver {
@@ -94,22 +94,6 @@ struct JsonText {
     if (n > 0) sink(std::string_view(piece, n));
   }
 };
-
-// The payload of a genuine request, parsed into `resource`; nullopt when it is not JSON.
-std::optional<json::value> parse_payload(const JsonText& text, json::memory_resource& resource) {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  json::stream_parser parser(json::storage_ptr(), options);
-  parser.reset(&resource);
-  json::error_code ec;
-  text.feed([&](std::string_view piece) {
-    parser.write(piece.data(), piece.size(), ec);
-    return !ec;
-  });
-  if (!ec) parser.finish(ec);
-  if (ec) return std::nullopt;
-  return parser.release();
-}
 
 // Host delivery ids are UUIDs or numbers. Anything else (a control character, or bytes that
 // are not UTF-8 and so would make the published event invalid JSON) is refused.
@@ -301,15 +285,16 @@ Decision Decider::run() {
     json_text = JsonText{*field, true};
   }
 
-  // Not yet authenticated: only a scan, which keeps a few short strings whatever the body
-  // holds. The payload is parsed once the signature has verified.
-  RepositoryScanner scanner(provider_, d_.event_type);
+  // Not yet authenticated: only a scan, which keeps a fixed set of capped values whatever
+  // the body holds: the repository and branch to verify against, and the fields normalize()
+  // reads once the signature has verified. The body is never parsed into a tree.
+  PayloadScanner scanner(provider_, d_.event_type, normalize_fields(provider_, d_.event_type));
   json_text.feed([&scanner](std::string_view piece) { return scanner.write(piece); });
-  const RepositoryScan scan = scanner.finish();
-  if (scan.status == RepositoryScan::Status::invalid_json) {
+  const PayloadScan scan = scanner.finish();
+  if (scan.status == PayloadScan::Status::invalid_json) {
     return error(400, Outcome::bad_request, "body is not valid JSON");
   }
-  if (scan.status == RepositoryScan::Status::not_object) {
+  if (scan.status == PayloadScan::Status::not_object) {
     return error(400, Outcome::bad_request, "body is not a JSON object");
   }
 
@@ -349,18 +334,10 @@ Decision Decider::run() {
     return error(400, Outcome::bad_request, "delivery id header is not printable ASCII");
   }
 
-  // Genuine: now the payload is parsed, into one arena (a stack block first) instead of a
-  // heap allocation per JSON node. The scan accepted the same text under the same grammar
-  // and limits, so the parse does not fail; a failure is still answered, not assumed away.
-  unsigned char arena[16 * 1024];
-  json::monotonic_resource resource(arena, sizeof arena);
-  const std::optional<json::value> payload = parse_payload(json_text, resource);
-  if (!payload) return error(400, Outcome::bad_request, "body is not valid JSON");
-
   const Repository& repository = tracked != candidates.end() ? **tracked : *candidates.front();
   Normalized normalized =
       tracked != candidates.end() || branch.empty()
-          ? normalize(provider_, d_.event_type, *payload, repository)
+          ? normalize(provider_, d_.event_type, scan, repository)
           : Normalized{Ignored{"branch " + branch + (scan.branch.truncated ? "\u2026" : "") +
                                " is not tracked"}};
   if (const auto* ignored = std::get_if<Ignored>(&normalized)) {

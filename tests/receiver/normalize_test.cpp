@@ -30,8 +30,11 @@ class NormalizeTest : public ::testing::Test {
 
   static Normalized run(Provider provider, std::string_view event_type, std::string_view body,
                         std::string_view match) {
-    return normalize(provider, event_type, json::parse(body),
-                     repository(provider, std::string(match)));
+    const std::string_view pieces[] = {body};
+    const PayloadScan scan =
+        scan_payload(provider, event_type, pieces, normalize_fields(provider, event_type));
+    EXPECT_EQ(scan.status, PayloadScan::Status::ok);
+    return normalize(provider, event_type, scan, repository(provider, std::string(match)));
   }
 
   // The Event, after checking it is one and that, completed as the receiver completes it,
@@ -236,6 +239,21 @@ TEST_F(NormalizeTest, GithubMergeWithoutMergeCommitIsMalformed) {
            {"pull_request", "merge_commit_sha"}, json::value(nullptr));
   EXPECT_EQ(malformed(run(Provider::github, "pull_request", body, "acme/infra")),
             "field 'pull_request.merge_commit_sha' missing");
+}
+
+// The scan keeps each field up to kMaxScannedValueBytes; a longer one is refused by name,
+// never published cut. (No host allows a title that long.)
+TEST_F(NormalizeTest, OverlongFieldIsMalformed) {
+  const std::string base = test::github_pull_request_merged("acme/infra", "main", kShaA, kShaB);
+  const std::string fits = edit(base, {"pull_request", "title"},
+                                json::value(std::string(kMaxScannedValueBytes, 't')));
+  EXPECT_EQ(event_of(run(Provider::github, "pull_request", fits, "acme/infra"))
+                .merge_request->title.size(),
+            kMaxScannedValueBytes);
+  const std::string overlong = edit(base, {"pull_request", "title"},
+                                    json::value(std::string(kMaxScannedValueBytes + 1, 't')));
+  EXPECT_EQ(malformed(run(Provider::github, "pull_request", overlong, "acme/infra")),
+            "field 'pull_request.title' is longer than 1024 bytes");
 }
 
 TEST_F(NormalizeTest, GithubPingAndOtherEventsAreIgnored) {

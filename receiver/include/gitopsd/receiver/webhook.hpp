@@ -77,8 +77,8 @@ struct Decision {
 
 // Decides what to do with one request. `repositories` is the loaded configuration;
 // the function keeps no state and may run concurrently on any thread. Before the signature
-// has verified it keeps nothing proportional to the body: the repository is found by a
-// streaming scan (repository_scan.hpp), and the payload is parsed only once genuine.
+// has verified it keeps nothing proportional to the body: one streaming scan
+// (payload_scan.hpp) finds the repository and keeps the capped fields normalize() reads.
 Decision decide(const WebhookRequest& request, const std::vector<Repository>& repositories);
 
 // The checks decide() makes from the request head alone (path, method, provider, event

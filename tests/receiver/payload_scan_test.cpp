@@ -1,4 +1,4 @@
-#include "gitopsd/receiver/repository_scan.hpp"
+#include "gitopsd/receiver/payload_scan.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,23 +15,24 @@ namespace {
 
 using test::kShaA;
 using test::kShaB;
-using Status = RepositoryScan::Status;
+using Status = PayloadScan::Status;
 
-RepositoryScan scan(Provider provider, std::string_view event_type, std::string_view text) {
+PayloadScan scan(Provider provider, std::string_view event_type, std::string_view text,
+                 std::span<const std::string_view> fields = {}) {
   const std::string_view pieces[] = {text};
-  return scan_repository(provider, event_type, pieces);
+  return scan_payload(provider, event_type, pieces, fields);
 }
 
 // The same text cut into pieces of `size` bytes.
-RepositoryScan scan_in_pieces(Provider provider, std::string_view event_type,
+PayloadScan scan_in_pieces(Provider provider, std::string_view event_type,
                               std::string_view text, std::size_t size) {
   std::vector<std::string_view> pieces;
   for (std::size_t at = 0; at < text.size(); at += size) pieces.push_back(text.substr(at, size));
-  return scan_repository(provider, event_type, pieces);
+  return scan_payload(provider, event_type, pieces);
 }
 
-TEST(RepositoryScanTest, FindsRepositoryAndBranchOfEachProvider) {
-  RepositoryScan s = scan(Provider::github, "push",
+TEST(PayloadScanTest, FindsRepositoryAndBranchOfEachProvider) {
+  PayloadScan s = scan(Provider::github, "push",
                           test::github_push("acme/infra", "release/1.x", kShaA, kShaB));
   EXPECT_EQ(s.status, Status::ok);
   EXPECT_EQ(s.repository.value, "acme/infra");
@@ -59,7 +60,7 @@ TEST(RepositoryScanTest, FindsRepositoryAndBranchOfEachProvider) {
   EXPECT_EQ(s.branch.value, "main");
 }
 
-TEST(RepositoryScanTest, EventsAboutNoBranchHaveNone) {
+TEST(PayloadScanTest, EventsAboutNoBranchHaveNone) {
   EXPECT_EQ(scan(Provider::github, "ping", test::github_ping("acme/infra")).branch.value, "");
   EXPECT_EQ(scan(Provider::github, "push",
                  test::github_push("acme/infra", "main", kShaA, kShaB, {.ref = "refs/tags/v1"}))
@@ -69,7 +70,7 @@ TEST(RepositoryScanTest, EventsAboutNoBranchHaveNone) {
   EXPECT_EQ(scan(Provider::github, "create", R"({"ref":"refs/heads/main"})").branch.value, "");
 }
 
-TEST(RepositoryScanTest, ReadsOnlyTheProvidersFields) {
+TEST(PayloadScanTest, ReadsOnlyTheProvidersFields) {
   EXPECT_EQ(scan(Provider::gitlab, "Push Hook", R"({"repository":{"full_name":"a/b"}})")
                 .repository.value,
             "");
@@ -86,8 +87,8 @@ TEST(RepositoryScanTest, ReadsOnlyTheProvidersFields) {
   EXPECT_EQ(scan(Provider::github, "push", R"({"repository":{"full_name":7}})").repository.value, "");
 }
 
-TEST(RepositoryScanTest, KeysAndValuesMayBeEscaped) {
-  const RepositoryScan s = scan(Provider::github, "push",
+TEST(PayloadScanTest, KeysAndValuesMayBeEscaped) {
+  const PayloadScan s = scan(Provider::github, "push",
                                 R"({"re\u0070ository":{"full\u005fname":"acme\/in\u0066ra"},)"
                                 R"("ref":"refs\/heads\/ma\u0069n"})");
   EXPECT_EQ(s.status, Status::ok);
@@ -95,11 +96,11 @@ TEST(RepositoryScanTest, KeysAndValuesMayBeEscaped) {
   EXPECT_EQ(s.branch.value, "main");
 }
 
-TEST(RepositoryScanTest, PiecesMaySplitAnythingAnywhere) {
+TEST(PayloadScanTest, PiecesMaySplitAnythingAnywhere) {
   const std::string text =
       test::github_push("acme/infra", "main", kShaA, kShaB) + "  \n";
   for (const std::size_t size : {1u, 2u, 3u, 7u, 64u}) {
-    const RepositoryScan s = scan_in_pieces(Provider::github, "push", text, size);
+    const PayloadScan s = scan_in_pieces(Provider::github, "push", text, size);
     EXPECT_EQ(s.status, Status::ok) << size;
     EXPECT_EQ(s.repository.value, "acme/infra") << size;
     EXPECT_EQ(s.branch.value, "main") << size;
@@ -108,7 +109,7 @@ TEST(RepositoryScanTest, PiecesMaySplitAnythingAnywhere) {
   EXPECT_EQ(scan_in_pieces(Provider::github, "push", escaped, 1).repository.value, "acme/infra");
 }
 
-TEST(RepositoryScanTest, LastOfDuplicateKeysWinsAsInTheParsedPayload) {
+TEST(PayloadScanTest, LastOfDuplicateKeysWinsAsInTheParsedPayload) {
   EXPECT_EQ(scan(Provider::github, "push",
                  R"({"repository":{"full_name":"a/one","full_name":"a/two"}})")
                 .repository.value,
@@ -131,9 +132,9 @@ TEST(RepositoryScanTest, LastOfDuplicateKeysWinsAsInTheParsedPayload) {
             "b");
 }
 
-TEST(RepositoryScanTest, HugeStringsAreCut) {
+TEST(PayloadScanTest, HugeStringsAreCut) {
   const std::string name(10 * 1024 * 1024, 'n');
-  const RepositoryScan s = scan_in_pieces(
+  const PayloadScan s = scan_in_pieces(
       Provider::github, "push",
       R"({"repository":{"full_name":")" + name + R"("},"ref":"refs/heads/)" + name + R"("})",
       64 * 1024);
@@ -143,14 +144,14 @@ TEST(RepositoryScanTest, HugeStringsAreCut) {
   EXPECT_EQ(s.branch.value.size(), kMaxScannedValueBytes - std::string_view("refs/heads/").size());
   EXPECT_TRUE(s.branch.truncated);
   // Huge keys and other strings are skipped, not kept.
-  const RepositoryScan other = scan(
+  const PayloadScan other = scan(
       Provider::github, "push",
       R"({")" + name + R"(":")" + name + R"(","repository":{"full_name":"acme/infra"}})");
   EXPECT_EQ(other.repository.value, "acme/infra");
   EXPECT_FALSE(other.repository.truncated);
 }
 
-TEST(RepositoryScanTest, DepthIsLimited) {
+TEST(PayloadScanTest, DepthIsLimited) {
   const auto nested = [](std::size_t depth) {
     return R"({"repository":{"full_name":"acme/infra"},"x":)" + std::string(depth - 1, '[') +
            std::string(depth - 1, ']') + "}";
@@ -159,13 +160,13 @@ TEST(RepositoryScanTest, DepthIsLimited) {
   EXPECT_EQ(scan(Provider::github, "push", nested(kMaxJsonDepth + 1)).status, Status::invalid_json);
 }
 
-TEST(RepositoryScanTest, RootMustBeAnObject) {
+TEST(PayloadScanTest, RootMustBeAnObject) {
   for (const char* text : {"[1,2]", R"("acme/infra")", "7", "null", "[]"}) {
     EXPECT_EQ(scan(Provider::github, "push", text).status, Status::not_object) << text;
   }
 }
 
-TEST(RepositoryScanTest, InvalidJsonIsReported) {
+TEST(PayloadScanTest, InvalidJsonIsReported) {
   for (const char* text : {"", "   ", "{", "not json", R"({"a":1}{)", R"({"a":1} x)",
                            "{\"ref\":\"\xff\"}", R"({"a":})", R"({"a" 1})", "{'a':1}"}) {
     EXPECT_EQ(scan(Provider::github, "push", text).status, Status::invalid_json) << text;
@@ -173,14 +174,14 @@ TEST(RepositoryScanTest, InvalidJsonIsReported) {
         << text;
   }
   // Found names do not survive an invalid text.
-  const RepositoryScan s = scan(Provider::github, "push", R"({"repository":{"full_name":"a/b"}})"
+  const PayloadScan s = scan(Provider::github, "push", R"({"repository":{"full_name":"a/b"}})"
                                                           "}");
   EXPECT_EQ(s.status, Status::invalid_json);
   EXPECT_EQ(s.repository.value, "");
 }
 
-TEST(RepositoryScanTest, IncrementalScannerStopsAtTheFirstInvalidPiece) {
-  RepositoryScanner scanner(Provider::github, "push");
+TEST(PayloadScanTest, IncrementalScannerStopsAtTheFirstInvalidPiece) {
+  PayloadScanner scanner(Provider::github, "push");
   EXPECT_TRUE(scanner.write(R"({"repository":)"));
   EXPECT_FALSE(scanner.write(R"(})"));
   EXPECT_FALSE(scanner.write(R"({"full_name":"a/b"}})"));
@@ -190,7 +191,7 @@ TEST(RepositoryScanTest, IncrementalScannerStopsAtTheFirstInvalidPiece) {
 // The scan must agree with the parse that follows verification, or the repository whose
 // secrets verified could differ from the payload normalized. Mutated payloads (broken,
 // duplicated keys, escapes), cut into random pieces, against boost::json::parse.
-TEST(RepositoryScanTest, AgreesWithTheFullParseOnMutatedPayloads) {
+TEST(PayloadScanTest, AgreesWithTheFullParseOnMutatedPayloads) {
   namespace json = boost::json;
   const auto string_at = [](const json::value& root, std::initializer_list<const char*> path) {
     const json::value* v = &root;
@@ -229,8 +230,8 @@ TEST(RepositoryScanTest, AgreesWithTheFullParseOnMutatedPayloads) {
       at += size;
     }
     const bool push = pick(2) == 0;
-    const RepositoryScan s =
-        scan_repository(Provider::github, push ? "push" : "pull_request", pieces);
+    const PayloadScan s =
+        scan_payload(Provider::github, push ? "push" : "pull_request", pieces);
     boost::system::error_code ec;
     const json::value parsed = json::parse(text, ec, {}, options);
     const Status expected = ec                   ? Status::invalid_json
@@ -244,6 +245,50 @@ TEST(RepositoryScanTest, AgreesWithTheFullParseOnMutatedPayloads) {
     if (push) branch = branch.starts_with("refs/heads/") ? branch.substr(11) : "";
     ASSERT_EQ(s.branch.value, branch) << text;
   }
+}
+
+// The fields normalize() reads come from the same pass, typed as the parsed tree types them.
+TEST(PayloadScanTest, KeepsTheRequestedFieldsWithTheirTypes) {
+  constexpr std::string_view fields[] = {"a", "o.b", "o.n", "o.big", "o.d", "o.t", "o.z",
+                                         "o.arr", "o.obj", "x.y.z", "missing"};
+  const std::string_view text =
+      R"({"a":"text","o":{"b":true,"n":-42,"big":18446744073709551615,"d":1.5,"t":"x\u00e9",)"
+      R"("z":null,"arr":[{"z":1}],"obj":{}},"x":{"y":{"z":"deep"}}})";
+  for (std::size_t size : {std::size_t{1}, std::size_t{3}, text.size()}) {
+    std::vector<std::string_view> pieces;
+    for (std::size_t at = 0; at < text.size(); at += size) pieces.push_back(text.substr(at, size));
+    const PayloadScan s = scan_payload(Provider::github, "push", pieces, fields);
+    ASSERT_EQ(s.status, Status::ok);
+    using Type = ScannedValue::Type;
+    EXPECT_EQ(s.field("a").type, Type::string);
+    EXPECT_EQ(s.field("a").value, "text");
+    EXPECT_EQ(s.field("o.b").type, Type::boolean);
+    EXPECT_TRUE(s.field("o.b").boolean);
+    EXPECT_EQ(s.field("o.n").type, Type::integer);
+    EXPECT_EQ(s.field("o.n").integer, -42);
+    EXPECT_EQ(s.field("o.big").type, Type::big_integer);
+    EXPECT_EQ(s.field("o.d").type, Type::number);
+    EXPECT_EQ(s.field("o.t").value, "x\xc3\xa9");
+    EXPECT_EQ(s.field("o.z").type, Type::null);
+    EXPECT_EQ(s.field("o.arr").type, Type::array);
+    EXPECT_EQ(s.field("o.obj").type, Type::object);
+    EXPECT_EQ(s.field("x.y.z").value, "deep");
+    EXPECT_EQ(s.field("missing").type, Type::absent);
+    EXPECT_THROW(s.field("not.scanned"), std::logic_error);
+  }
+}
+
+// As in the parsed tree, the last of duplicate keys wins, also when an earlier one held the
+// field deeper down, and nothing inside an array is on a path.
+TEST(PayloadScanTest, FieldsFollowTheLastDuplicateKeyAndSkipArrays) {
+  constexpr std::string_view fields[] = {"p.ref", "q.v"};
+  const PayloadScan s =
+      scan(Provider::github, "push",
+           R"({"p":{"ref":"first"},"p":{"other":1},"q":[{"v":"in-array"}],"q":{"v":2},"q":{"v":3}})",
+           fields);
+  EXPECT_EQ(s.field("p.ref").type, ScannedValue::Type::absent);
+  EXPECT_EQ(s.field("q.v").type, ScannedValue::Type::integer);
+  EXPECT_EQ(s.field("q.v").integer, 3);
 }
 
 }  // namespace
