@@ -5,34 +5,48 @@
 #include <memory>
 #include <thread>
 
-#include "gitopsd/kafka_client.hpp"
-
 namespace gitopsd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return static_cast<int>(std::max<std::int64_t>(0, left.count()));
+Duration remaining(Clock::time_point deadline) {
+  return std::max(Duration::zero(), std::chrono::duration_cast<Duration>(deadline - Clock::now()));
 }
 
 // A consumer outside any group with every partition of a topic assigned, and where each
 // partition starts and (as of opening) ends.
 struct Assigned {
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::unique_ptr<KafkaConsumer> consumer;
   std::map<std::int32_t, std::int64_t> start;  // partition -> first offset to read
   std::map<std::int32_t, std::int64_t> end;    // partition -> high watermark at opening
 };
 
-TopicRecord to_record(const RdKafka::Message& m) {
-  TopicRecord r;
-  r.key = m.key() ? *m.key() : std::string();
-  if (m.payload() != nullptr) r.value.emplace(static_cast<const char*>(m.payload()), m.len());
-  r.partition = m.partition();
-  r.offset = m.offset();
-  r.timestamp_ms = m.timestamp().timestamp;
-  return r;
+// Partition -> {low, high} of `topic`: empty when it does not exist, or an error message.
+// Right after a topic is created its partitions may have no leader yet (or the broker may not
+// list it yet): retried until the deadline when `require_topic`, or while offsets fail.
+std::variant<std::map<std::int32_t, std::pair<std::int64_t, std::int64_t>>, std::string> layout_of(
+    KafkaConsumer& consumer, const std::string& topic, bool require_topic, Clock::time_point deadline) {
+  while (true) {
+    auto ids = consumer.partitions_of(topic, remaining(deadline));
+    if (auto* error = std::get_if<std::string>(&ids)) return "cannot reach Kafka: " + *error;
+    const auto& partitions = std::get<std::vector<std::int32_t>>(ids);
+    std::map<std::int32_t, std::pair<std::int64_t, std::int64_t>> layout;
+    std::string error;
+    for (std::int32_t p : partitions) {
+      auto watermarks = consumer.query_watermarks({topic, p}, remaining(deadline));
+      if (auto* e = std::get_if<std::string>(&watermarks)) {
+        error = "cannot read offsets of " + topic + ": " + *e;
+        break;
+      }
+      layout[p] = std::get<std::pair<std::int64_t, std::int64_t>>(watermarks);
+    }
+    if (!partitions.empty() && error.empty()) return layout;
+    if (partitions.empty() && !require_topic) return layout;  // reads as empty
+    if (remaining(deadline) <= std::chrono::milliseconds(200))
+      return error.empty() ? "topic " + topic + " does not exist (gitopsctl init-topics)" : error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 // `since_ms`: from the first record at or after it; nullopt: from the beginning, or from the
@@ -40,68 +54,40 @@ TopicRecord to_record(const RdKafka::Message& m) {
 std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const std::string& topic,
                                                  std::optional<std::int64_t> since_ms, bool from_end,
                                                  bool require_topic, Clock::time_point deadline) {
-  std::unique_ptr<RdKafka::Conf> conf;
+  Assigned out;
   try {
-    conf = make_kafka_conf(reader_settings(kafka));
+    out.consumer = std::make_unique<KafkaConsumer>(reader_settings(kafka));
   } catch (const std::exception& e) {
     return std::string("kafka reader: ") + e.what();
   }
-  std::string error;
-  Assigned out;
-  out.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (!out.consumer) return "kafka reader: " + error;
-
-  // Partition -> {low, high}. Right after a topic is created its partitions may have no
-  // leader yet (or the broker may not list it yet): retried until the deadline.
-  std::map<std::int32_t, std::pair<std::int64_t, std::int64_t>> layout;
-  while (true) {
-    layout.clear();
-    error.clear();
-    bool found = false;
-    RdKafka::Metadata* raw = nullptr;
-    auto err = out.consumer->metadata(true, nullptr, &raw, remaining_ms(deadline));
-    std::unique_ptr<RdKafka::Metadata> metadata(raw);
-    if (err != RdKafka::ERR_NO_ERROR) return "cannot reach Kafka: " + RdKafka::err2str(err);
-    for (const auto* t : *metadata->topics()) {
-      if (t->topic() != topic || t->err() != RdKafka::ERR_NO_ERROR) continue;
-      found = true;
-      for (const auto* p : *t->partitions()) {
-        std::int64_t low = 0;
-        std::int64_t high = 0;
-        err = out.consumer->query_watermark_offsets(topic, p->id(), &low, &high,
-                                                    remaining_ms(deadline));
-        if (err != RdKafka::ERR_NO_ERROR) {
-          error = "cannot read offsets of " + topic + ": " + RdKafka::err2str(err);
-          break;
-        }
-        layout[p->id()] = {low, high};
-      }
-    }
-    if (found && error.empty()) break;
-    if (!found && !require_topic) break;  // reads as empty
-    if (remaining_ms(deadline) <= 200)
-      return error.empty() ? "topic " + topic + " does not exist (gitopsctl init-topics)" : error;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  std::vector<RdKafka::TopicPartition*> partitions;
-  for (const auto& [partition, range] : layout) {
+  auto layout = layout_of(*out.consumer, topic, require_topic, deadline);
+  if (auto* error = std::get_if<std::string>(&layout)) return std::move(*error);
+  KafkaConsumer::Partitions partitions;
+  for (const auto& [partition, range] : std::get<0>(layout)) {
     out.start[partition] = from_end ? range.second : range.first;
     out.end[partition] = range.second;
-    partitions.push_back(RdKafka::TopicPartition::create(topic, partition, since_ms.value_or(0)));
+    partitions.push_back({topic, partition});
   }
   if (since_ms && !partitions.empty()) {
-    auto err = out.consumer->offsetsForTimes(partitions, remaining_ms(deadline));
-    if (err != RdKafka::ERR_NO_ERROR) {
-      RdKafka::TopicPartition::destroy(partitions);
-      return "cannot look up offsets by time in " + topic + ": " + RdKafka::err2str(err);
-    }
+    auto offsets = out.consumer->offsets_for_time(partitions, *since_ms, remaining(deadline));
+    if (auto* error = std::get_if<std::string>(&offsets))
+      return "cannot look up offsets by time in " + topic + ": " + *error;
     // No record at or after the time: the partition's end (offset -1 from the broker).
-    for (auto* p : partitions)
-      out.start[p->partition()] = p->offset() >= 0 ? p->offset() : out.end[p->partition()];
+    for (std::size_t i = 0; i < partitions.size(); ++i) {
+      const std::int64_t offset = std::get<std::vector<std::int64_t>>(offsets)[i];
+      const std::int32_t p = partitions[i].partition;
+      out.start[p] = offset >= 0 ? offset : out.end[p];
+    }
   }
-  for (auto* p : partitions) p->set_offset(out.start[p->partition()]);
-  if (!partitions.empty()) out.consumer->assign(partitions);
-  RdKafka::TopicPartition::destroy(partitions);
+  std::vector<std::pair<KafkaPartition, std::int64_t>> from;
+  for (const auto& p : partitions) from.emplace_back(p, out.start[p.partition]);
+  if (!from.empty()) {
+    try {
+      out.consumer->assign(from);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
   return out;
 }
 
@@ -120,29 +106,27 @@ std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(
 
   std::vector<TopicRecord> records;
   while (!end.empty()) {
-    if (remaining_ms(deadline) == 0) {
-      a.consumer->close();
+    if (remaining(deadline) == Duration::zero())
       return "reading " + topic + " did not finish within the timeout";
-    }
-    std::unique_ptr<RdKafka::Message> m(a.consumer->consume(std::min(remaining_ms(deadline), 200)));
-    if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;  // transient; the deadline bounds retries
-    auto it = end.find(m->partition());
+    // Nothing: timed out, a partition's end, or a transient error; the deadline bounds retries.
+    auto m = a.consumer->poll(std::min(remaining(deadline), Duration(200)));
+    if (!m) continue;
+    auto it = end.find(m->partition);
     if (it == end.end()) continue;
-    records.push_back(to_record(*m));
-    if (m->offset() + 1 >= it->second) end.erase(it);
+    const bool last = m->offset + 1 >= it->second;
+    records.push_back(std::move(*m));
+    if (last) end.erase(it);
   }
-  a.consumer->close();
   return records;
 }
 
 struct TopicFollower::Impl {
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::unique_ptr<KafkaConsumer> consumer;
 };
 
 TopicFollower::TopicFollower(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-TopicFollower::~TopicFollower() { impl_->consumer->close(); }
+TopicFollower::~TopicFollower() = default;
 
 std::variant<std::unique_ptr<TopicFollower>, std::string> TopicFollower::open(
     const KafkaConfig& kafka, const std::string& topic, std::optional<std::int64_t> since_ms,
@@ -160,13 +144,12 @@ std::vector<TopicRecord> TopicFollower::poll(Duration wait) {
   const auto deadline = Clock::now() + wait;
   while (true) {
     // Once something has arrived, only drain what is already there.
-    int ms = records.empty() ? remaining_ms(deadline) : 0;
-    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(std::min(ms, 200)));
-    if (m->err() == RdKafka::ERR_NO_ERROR) {
-      records.push_back(to_record(*m));
+    const Duration left = records.empty() ? remaining(deadline) : Duration::zero();
+    if (auto m = impl_->consumer->poll(std::min(left, Duration(200)))) {
+      records.push_back(std::move(*m));
       continue;
     }
-    if (!records.empty() || remaining_ms(deadline) == 0) return records;
+    if (!records.empty() || remaining(deadline) == Duration::zero()) return records;
   }
 }
 

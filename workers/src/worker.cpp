@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,7 +11,7 @@
 
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/event.hpp"
-#include "gitopsd/kafka_client.hpp"
+#include "gitopsd/kafka_consumer.hpp"
 #include "gitopsd/kafka_producer.hpp"
 #include "gitopsd/log.hpp"
 #include "gitopsd/records.hpp"
@@ -24,7 +23,6 @@ namespace gitopsd::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
 
 std::string worker_id() {
   char host[256] = {};
@@ -44,7 +42,7 @@ struct Batch {
 
 }  // namespace
 
-struct Worker::Impl : RdKafka::RebalanceCb {
+struct Worker::Impl {
   Impl(std::shared_ptr<const Config> initial, Metrics& m, const WorkerTimings& t)
       : config(std::move(initial)),
         metrics(m),
@@ -54,17 +52,15 @@ struct Worker::Impl : RdKafka::RebalanceCb {
         producer(config->kafka, "gitopsd-worker", kWorkerDeliveryTimeout,
                  {config->kafka.topics.results, config->kafka.topics.state, config->kafka.topics.events}),
         sink(producer, config->kafka.topics),
-        log(logger("worker")) {
-    const Config& c = *config;
-    auto conf = make_kafka_conf(consumer_settings(c.kafka, c.worker.group_id));
-    std::string error;
-    if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK)
-      throw std::runtime_error("kafka rebalance callback: " + error);
-    consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-    if (!consumer) throw std::runtime_error("kafka consumer: " + error);
+        log(logger("worker")),
+        // Lost partitions are handled as revoked ones: their batches finish, the group refuses
+        // their commit (it has moved on), and their new owner redoes them.
+        consumer(consumer_settings(config->kafka, config->worker.group_id),
+                 {.assigned = [this](const auto& partitions) { on_assigned(partitions); },
+                  .revoked = [this](const auto& partitions) { on_revoked(partitions); }}) {
     // Made now, so a mirror that cannot be opened stops the start; after a reload, anew
     // on their next dispatch.
-    for (const Repository& r : c.repositories) reconcilers[r.name] = make_reconciler(r);
+    for (const Repository& r : config->repositories) reconcilers[r.name] = make_reconciler(r);
   }
 
   // The config in force. Read and replaced only on the poll thread (take_reload), so the
@@ -79,7 +75,6 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   KafkaOutcomeSink sink;  // results, state and DLQ records
   StateCache state;
   std::shared_ptr<spdlog::logger> log;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   // By repository name, each made from `config` or an earlier generation (then remade on its
   // next dispatch, when no batch of its partition runs: a repository's events all go to one
   // partition, so an old and a new reconciler never share a mirror at once).
@@ -89,8 +84,7 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   };
   std::map<std::string, ReconcilerSlot> reconcilers;
 
-  std::mutex assignment_mutex;  // `assigned` is read by the resync thread
-  std::set<std::int32_t> assigned;
+  std::set<std::int32_t> assigned;  // like everything below, used on the poll thread only
   // Per partition, the consumed events not yet dispatched, with their offsets. A refused
   // event (already dead-lettered) stays in line as nullopt, so its offset is committed with
   // the batch around it and never before an earlier event's.
@@ -102,8 +96,11 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   // are paused); READY=1 once the group has given this worker its first assignment.
   systemd::WatchdogPinger watchdog;
   bool joined = false;
+  // Declared last, so destroyed first: closing it runs the revoked hook, which uses the above.
+  KafkaConsumer consumer;
 
   const std::string& events_topic() const { return config->kafka.topics.events; }
+  KafkaPartition events_partition(std::int32_t partition) const { return {events_topic(), partition}; }
 
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
@@ -150,37 +147,28 @@ struct Worker::Impl : RdKafka::RebalanceCb {
 
   // ---- rebalancing -------------------------------------------------------------------------
 
-  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      std::unique_ptr<RdKafka::Error> error(c->incremental_assign(partitions));
-      if (error) log->error("incremental assign failed: {}", error->str());
-      {
-        std::lock_guard lock(assignment_mutex);
-        for (auto* p : partitions) assigned.insert(p->partition());
-      }
-      log->info("assigned partitions={} worker={}", partitions.size(), id);
-      load_state();
-      // Also when the assignment is empty (more workers than partitions): the worker is a
-      // member of the group then, and takes partitions over when another leaves.
-      if (!joined) {
-        joined = true;
-        systemd::notify("READY=1");
-      }
-    } else {
-      // Revoked: let the batches of these partitions finish, then commit what they did.
-      for (auto* p : partitions) {
-        finish_batch(p->partition(), /*wait=*/true);
-        waiting.erase(p->partition());
-        waiting_since.erase(p->partition());
-        std::lock_guard lock(assignment_mutex);
-        assigned.erase(p->partition());
-      }
-      c->commitSync();
-      std::unique_ptr<RdKafka::Error> error(c->incremental_unassign(partitions));
-      if (error) log->error("incremental unassign failed: {}", error->str());
-      log->info("revoked partitions={} worker={}", partitions.size(), id);
+  void on_assigned(const KafkaConsumer::Partitions& partitions) {
+    for (const auto& p : partitions) assigned.insert(p.partition);
+    log->info("assigned partitions={} worker={}", partitions.size(), id);
+    load_state();
+    // Also when the assignment is empty (more workers than partitions): the worker is a
+    // member of the group then, and takes partitions over when another leaves.
+    if (!joined) {
+      joined = true;
+      systemd::notify("READY=1");
     }
+  }
+
+  // Lets the batches of these partitions finish, then commits what they did.
+  void on_revoked(const KafkaConsumer::Partitions& partitions) {
+    for (const auto& p : partitions) {
+      finish_batch(p.partition, /*wait=*/true);
+      waiting.erase(p.partition);
+      waiting_since.erase(p.partition);
+      assigned.erase(p.partition);
+    }
+    consumer.commit();
+    log->info("revoked partitions={} worker={}", partitions.size(), id);
   }
 
   // What every target runs: the compacted state topic, read to its end.
@@ -205,11 +193,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   // ---- events ------------------------------------------------------------------------------
 
   void store_offset(std::int32_t partition, std::int64_t next) {
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition, next));
-    std::vector<RdKafka::TopicPartition*> offsets{tp.get()};
-    auto err = consumer->offsets_store(offsets);
-    if (err != RdKafka::ERR_NO_ERROR)
-      log->warn("offset store failed partition={} offset={} error={}", partition, next, RdKafka::err2str(err));
+    if (auto error = consumer.store_offset(events_partition(partition), next))
+      log->warn("offset store failed partition={} offset={} error={}", partition, next, *error);
   }
 
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
@@ -218,9 +203,8 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     if (!sink.dead_letter(key, boost::json::serialize(dlq))) log->error("dead-letter publish failed");
   }
 
-  void on_message(const RdKafka::Message& m) {
-    std::string raw(static_cast<const char*>(m.payload()), m.len());
-    std::string key = m.key() ? *m.key() : std::string();
+  void on_message(KafkaMessage m) {
+    std::string raw = m.value.value_or("");
     auto parsed = parse_event(raw);
     std::string refusal;
     if (auto* reason = std::get_if<std::string>(&parsed)) {
@@ -230,26 +214,24 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     }
     if (!refusal.empty()) {
       // Never blocks the partition: dead-lettered and committed past.
-      log->warn("event refused partition={} offset={} reason=\"{}\"", m.partition(), m.offset(), refusal);
-      dead_letter_raw(key, raw, refusal);
-      if (!batches.contains(m.partition()) && !waiting.contains(m.partition())) {
-        store_offset(m.partition(), m.offset() + 1);
+      log->warn("event refused partition={} offset={} reason=\"{}\"", m.partition, m.offset, refusal);
+      dead_letter_raw(m.key, raw, refusal);
+      if (!batches.contains(m.partition) && !waiting.contains(m.partition)) {
+        store_offset(m.partition, m.offset + 1);
         return;
       }
     }
-    if (!waiting.contains(m.partition())) waiting_since[m.partition()] = Clock::now();
+    if (!waiting.contains(m.partition)) waiting_since[m.partition] = Clock::now();
     std::optional<Event> event;
     if (refusal.empty()) event = std::get<Event>(std::move(parsed));
-    waiting[m.partition()].emplace_back(m.offset(), std::move(event));
+    waiting[m.partition].emplace_back(m.offset, std::move(event));
   }
 
   void dispatch(std::int32_t partition) {
     auto events = std::move(waiting[partition]);
     waiting.erase(partition);
     waiting_since.erase(partition);
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition));
-    std::vector<RdKafka::TopicPartition*> parts{tp.get()};
-    consumer->pause(parts);
+    consumer.pause({events_partition(partition)});
     auto batch = std::make_unique<Batch>();
     batch->partition = partition;
     batch->first_offset = events.front().first;
@@ -299,40 +281,28 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     b.thread.join();
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), partition));
-    std::vector<RdKafka::TopicPartition*> parts{tp.get()};
     if (b.ok) {
       store_offset(partition, b.last_offset + 1);
-      consumer->commitAsync();  // now rather than at the next auto-commit: less to redo after a crash
+      consumer.commit_async();  // now rather than at the next auto-commit: less to redo after a crash
     } else {
       // Not all outcomes were published (or the apply was stopped): do it again.
-      tp->set_offset(b.first_offset);
-      consumer->seek(*tp, 5000);
+      consumer.seek(events_partition(partition), b.first_offset, std::chrono::seconds(5));
       log->warn("batch not committed partition={} offsets={}..{}: will be redone", partition,
                 b.first_offset, b.last_offset);
     }
-    consumer->resume(parts);
+    consumer.resume({events_partition(partition)});
     batches.erase(it);
   }
 
   // ---- resync ------------------------------------------------------------------------------
 
   void publish_resync_events() {
-    RdKafka::Metadata* raw = nullptr;
-    std::unique_ptr<RdKafka::Topic> topic;
-    if (consumer->metadata(true, nullptr, &raw, 5000) != RdKafka::ERR_NO_ERROR) return;
-    std::unique_ptr<RdKafka::Metadata> metadata(raw);
-    std::int32_t partitions = 0;
-    for (const auto* t : *metadata->topics())
-      if (t->topic() == events_topic()) partitions = static_cast<std::int32_t>(t->partitions()->size());
-    if (partitions == 0) return;
-    std::set<std::int32_t> mine;
-    {
-      std::lock_guard lock(assignment_mutex);
-      mine = assigned;
-    }
+    auto ids = consumer.partitions_of(events_topic(), std::chrono::seconds(5));
+    const auto* found = std::get_if<std::vector<std::int32_t>>(&ids);
+    if (!found || found->empty()) return;
+    const auto partitions = static_cast<std::int32_t>(found->size());
     for (const Repository& r : config->repositories) {
-      if (!mine.contains(partition_of(r.name, partitions))) continue;
+      if (!assigned.contains(partition_of(r.name, partitions))) continue;
       Event e;
       e.event_id = random_uuid();
       e.provider = "gitopsd";
@@ -351,44 +321,34 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   // ---- the loop ----------------------------------------------------------------------------
 
   void update_lag() {
-    std::lock_guard lock(assignment_mutex);
     for (std::int32_t p : assigned) {
-      std::int64_t low = 0, high = 0;
-      if (consumer->get_watermark_offsets(events_topic(), p, &low, &high) != RdKafka::ERR_NO_ERROR) continue;
-      std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(events_topic(), p));
-      std::vector<RdKafka::TopicPartition*> parts{tp.get()};
-      consumer->position(parts);
-      if (tp->offset() < 0) continue;
+      auto lag = consumer.lag(events_partition(p));
+      if (!lag) continue;
       metrics.gauge("gitopsd_consumer_lag", "Events not yet consumed, by partition",
                     {{"partition", std::to_string(p)}})
-          .set(static_cast<double>(std::max<std::int64_t>(0, high - tp->offset())));
+          .set(static_cast<double>(std::max<std::int64_t>(0, *lag)));
     }
   }
 
   void run(std::stop_token stop) {
-    auto err = consumer->subscribe({events_topic()});
-    if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("subscribe: " + RdKafka::err2str(err));
+    consumer.subscribe({events_topic()});
     log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
               config->worker.group_id, id, config->repositories.size());
     auto next_resync = Clock::now() + config->worker.resync_interval;
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
-      // After the consume, not before: an event that arrived while it waited is then judged
+      auto m = consumer.poll(timings.poll_interval);
+      // After the poll, not before: an event that arrived while it waited is then judged
       // under a reload made meanwhile. So once reload() returns (the reload is counted, and
       // systemd told), every event produced after it meets the new config.
       take_reload();
-      if (m->err() == RdKafka::ERR_NO_ERROR) {
-        on_message(*m);
-      } else if (m->err() != RdKafka::ERR__TIMED_OUT && m->err() != RdKafka::ERR__PARTITION_EOF) {
-        log->warn("consume error={}", RdKafka::err2str(m->err()));
-      }
+      const bool quiet = !m;  // nothing more arrived: the burst is over
+      if (m) on_message(std::move(*m));
       const auto now = Clock::now();
       for (auto it = waiting_since.begin(); it != waiting_since.end();) {
         auto partition = (it++)->first;
-        if (!batches.contains(partition) &&
-            (m->err() == RdKafka::ERR__TIMED_OUT || now - waiting_since[partition] >= timings.batch_window))
+        if (!batches.contains(partition) && (quiet || now - waiting_since[partition] >= timings.batch_window))
           dispatch(partition);
       }
       std::vector<std::int32_t> finished;
@@ -416,13 +376,13 @@ struct Worker::Impl : RdKafka::RebalanceCb {
     while (!batches.empty()) {
       watchdog.ping();
       if (Clock::now() >= deadline) batch_stop.request_stop();
-      std::unique_ptr<RdKafka::Message> m(consumer->consume(static_cast<int>(timings.poll_interval.count())));
+      consumer.poll(timings.poll_interval);  // what arrives is left for the next owner
       std::vector<std::int32_t> finished;
       for (const auto& [partition, batch] : batches)
         if (batch->finished.load()) finished.push_back(partition);
       for (auto partition : finished) finish_batch(partition, false);
     }
-    consumer->close();  // commits stored offsets, leaves the group
+    consumer.close();  // commits stored offsets, leaves the group
     producer.flush(std::chrono::seconds(10));
     log->info("stopped worker={}", id);
   }

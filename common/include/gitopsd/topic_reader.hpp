@@ -11,16 +11,11 @@
 #include <vector>
 
 #include "gitopsd/config.hpp"
+#include "gitopsd/kafka_consumer.hpp"
 
 namespace gitopsd {
 
-struct TopicRecord {
-  std::string key;
-  std::optional<std::string> value;  // nullopt for a tombstone
-  std::int32_t partition = 0;
-  std::int64_t offset = 0;
-  std::int64_t timestamp_ms = 0;
-};
+using TopicRecord = KafkaMessage;
 
 // Every record of every partition up to the high watermarks read at the start, in offset
 // order per partition; with `since_ms` (Unix ms), only from each partition's first record
