@@ -23,7 +23,7 @@
 #include "gitopsd/log.hpp"
 
 #ifndef GITOPSD_DEV_PROGRAM
-#error "GITOPSD_DEV_PROGRAM (the installed path of gitopsctl-dev) is set by ctl/CMakeLists.txt"
+#error "ctl/CMakeLists.txt sets GITOPSD_DEV_PROGRAM (gitopsctl-dev, relative to gitopsctl)"
 #endif
 
 namespace {
@@ -152,18 +152,22 @@ std::atomic<bool> interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);  // set from a signal handler
 
 // `gitopsctl dev ARGS` runs gitopsctl-dev ARGS: next to this program in a build tree, else
-// where the package installs it. Only returns when it cannot be started.
+// where the package installs it, found from this program's directory: the install prefix (a
+// package's /usr, `cmake --install --prefix`) need not be the one the build was configured
+// with. Only returns when it cannot be started.
 int exec_dev(const std::vector<std::string>& args) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> candidates;
-  if (!ec) candidates.push_back(self.parent_path() / "gitopsctl-dev");
-  candidates.emplace_back(GITOPSD_DEV_PROGRAM);
+  if (ec) {
+    std::cerr << "gitopsctl: cannot find gitopsctl-dev: /proc/self/exe: " << ec.message() << "\n";
+    return 1;
+  }
+  const fs::path candidates[] = {self.parent_path() / "gitopsctl-dev",
+                                 (self.parent_path() / GITOPSD_DEV_PROGRAM).lexically_normal()};
   for (const fs::path& program : candidates) {
     if (access(program.c_str(), X_OK) != 0) continue;
     // gitopsctl-dev prints commands that run gitopsctl: this one, by its full path.
-    std::vector<std::string> words = {program.string(), "--gitopsctl",
-                                      ec ? std::string("gitopsctl") : self.string()};
+    std::vector<std::string> words = {program.string(), "--gitopsctl", self.string()};
     words.insert(words.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& w : words) argv.push_back(w.data());
@@ -172,9 +176,8 @@ int exec_dev(const std::vector<std::string>& args) {
     std::cerr << "gitopsctl: cannot run " << program << ": " << std::strerror(errno) << "\n";
     return 1;
   }
-  std::cerr << "gitopsctl: dev is not installed (looked for " << candidates.front();
-  if (candidates.size() > 1) std::cerr << " and " << candidates.back();
-  std::cerr << "); build it with `cmake --build build --target gitopsctl-dev`\n";
+  std::cerr << "gitopsctl: dev is not installed (looked for " << candidates[0] << " and "
+            << candidates[1] << "); build it with `cmake --build build --target gitopsctl-dev`\n";
   return 1;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs a gitopsd .deb (make_deb.sh makes it) with dpkg -i, checks files, user, directories
-# and units (systemd-analyze verify on the installed units), loads the shipped example config,
+# Installs a gitopsd .deb (make_deb.sh makes it) with dpkg -i, checks files, user, directories,
+# units (systemd-analyze verify on the installed units) and `gitopsctl dev --help` (gitopsctl
+# execs the packaged gitopsctl-dev), loads the shipped example config,
 # then purges the package and checks that nothing is left behind. Needs root and changes the
 # machine: CI and throw-away machines only; scripts/test.sh's packager suite runs it.
 # Usage: package_test.sh DEB. Exit 77 (with the reason on stdout) when it cannot run here.
@@ -25,7 +26,7 @@ trap cleanup EXIT
 echo "== dpkg -i"
 installed=1
 dpkg -i "$deb"
-for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl; do
+for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl /usr/libexec/gitopsd/gitopsctl-dev; do
   [ -x "$f" ] || fail "$f missing or not executable"
 done
 # /lib/systemd/system on Debian 12, /usr/lib/systemd/system on 13 (GITOPSD_SYSTEMD_UNIT_DIR).
@@ -53,6 +54,14 @@ uid=$(id -u gitopsd)
 [ "$(stat -c '%U:%G %a' /var/lib/gitopsd)" = "gitopsd:gitopsd 750" ] || fail "/var/lib/gitopsd: $(stat -c '%U:%G %a' /var/lib/gitopsd)"
 [ "$(stat -c '%U:%G %a' /etc/gitopsd/secrets)" = "root:gitopsd 750" ] || fail "/etc/gitopsd/secrets: $(stat -c '%U:%G %a' /etc/gitopsd/secrets)"
 
+echo "== gitopsctl dev --help"
+# gitopsctl execs /usr/libexec/gitopsd/gitopsctl-dev (nothing sits next to it in /usr/bin); the
+# usage text is gitopsctl-dev's own.
+out=$(/usr/bin/gitopsctl dev --help 2>&1) || fail "gitopsctl dev --help: exit $?: $out"
+echo "$out" | grep -qF 'Usage: gitopsctl dev [OPTIONS]' || fail "gitopsctl dev --help printed no usage: $out"
+echo "$out" | grep -q -- '--log-level' || fail "gitopsctl dev --help lists no options: $out"
+echo ok
+
 echo "== systemd-analyze verify (installed units)"
 out=$(systemd-analyze verify "$units/gitopsd-receiver.service" "$units/gitopsd-worker@1.service" 2>&1) || fail "verify: $out"
 [ -z "$out" ] || fail "verify: $out"
@@ -74,8 +83,9 @@ echo "== dpkg --purge"
 touch /var/lib/gitopsd/leftover /etc/gitopsd/secrets/leftover
 dpkg --purge gitopsd
 installed=0
-for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl "$units/gitopsd-receiver.service" \
-         "$units/gitopsd-worker@.service" /usr/share/doc/gitopsd /etc/gitopsd /var/lib/gitopsd; do
+for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl /usr/libexec/gitopsd \
+         "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" /usr/share/doc/gitopsd \
+         /etc/gitopsd /var/lib/gitopsd; do
   [ ! -e "$f" ] || fail "$f left behind"
 done
 ! getent passwd gitopsd >/dev/null || fail "gitopsd user left behind"

@@ -15,6 +15,8 @@
 namespace gitopsd {
 namespace {
 
+using namespace std::chrono_literals;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;

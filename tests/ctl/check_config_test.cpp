@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using namespace std::chrono_literals;
 
 namespace fs = std::filesystem;
 
@@ -142,6 +144,21 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlPrintTheSameWarnings) {
     EXPECT_EQ(d.out, ctl.out) << daemon;
     EXPECT_EQ(d.err, ctl.err) << daemon;
   }
+}
+
+// A file the check takes can still fail to start the worker: its state_dir cannot hold the
+// mirrors. It says why and exits 1 at once (not 2: the file is fine), rather than run on.
+TEST_F(CheckConfigTest, WorkerThatCannotCreateItsMirrorsExitsOneAndSaysWhy) {
+  const std::string state_dir = write("state", "a file where the state directory should be\n");
+  const std::string path =
+      config("", "worker:\n  state_dir: " + state_dir + "\n  admin_listen: \"127.0.0.1:0\"\n");
+  EXPECT_EQ(run({GITOPSD_WORKER_BIN, "--config", path, "--check-config"}).exit_code, 0);
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome worker = run({GITOPSD_WORKER_BIN, "--config", path});
+  EXPECT_EQ(worker.exit_code, 1) << worker.err;
+  EXPECT_THAT(worker.err,
+              HasSubstr("cannot start: cannot create mirror " + state_dir + "/mirrors/infra.git"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 class CommandLineTest : public CheckConfigTest {};

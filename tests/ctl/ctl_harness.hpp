@@ -59,7 +59,7 @@ class CtlProcess {
   CtlProcess& operator=(const CtlProcess&) = delete;
 
   // Waits for the exit; kills it once `timeout` has passed since the start.
-  CtlRun finish(std::chrono::milliseconds timeout = 120s) {
+  CtlRun finish(std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
     CtlRun run;
     int status = 0;
     while (waitpid(pid_, &status, WNOHANG) == 0) {
@@ -86,7 +86,7 @@ class CtlProcess {
 
 // Runs gitopsctl with `args` to completion (killed after `timeout`), stdout and stderr apart.
 inline CtlRun run_ctl(const TempDir& dir, const std::vector<std::string>& args,
-                      std::chrono::milliseconds timeout = 120s) {
+                      std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
   return CtlProcess(dir, args).finish(timeout);
 }
 
@@ -150,7 +150,8 @@ class CtlFixture : public ::testing::Test {
   }
 
   // gitopsctl with this test's config appended.
-  CtlRun ctl(std::vector<std::string> args, std::chrono::milliseconds timeout = 120s) {
+  CtlRun ctl(std::vector<std::string> args,
+             std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
     return start_ctl(std::move(args))->finish(timeout);
   }
   std::unique_ptr<CtlProcess> start_ctl(std::vector<std::string> args) {

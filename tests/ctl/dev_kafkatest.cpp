@@ -16,6 +16,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace fs = std::filesystem;
 
 std::string read_file(const std::string& path) {

@@ -12,6 +12,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 
 std::string login() {

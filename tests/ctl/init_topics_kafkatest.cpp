@@ -8,6 +8,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 using InitTopicsTest = CtlFixture;
 
 TEST_F(InitTopicsTest, CreatesTheFourTopicsThenReportsThemAsExisting) {

@@ -9,6 +9,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 TEST(GitopsctlSignTest, SendsASignedWebhookThatTheReceiverQueues) {
   TempDir dir;
   auto secret = dir.write("secret", "ctl-secret\n");

@@ -10,6 +10,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 
 class StatusSyncTest : public CtlFixture {};

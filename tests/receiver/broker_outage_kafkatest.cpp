@@ -10,6 +10,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 constexpr const char* kSecret = "outage-secret";
 const std::string kBrokerScript = GITOPSD_SOURCE_DIR "/deploy/kafka/broker.sh";

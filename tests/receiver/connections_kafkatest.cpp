@@ -17,6 +17,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kGithubSecret = "gh-secret-for-tests";

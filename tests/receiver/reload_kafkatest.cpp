@@ -15,6 +15,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 

@@ -11,6 +11,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 // A receiver config on free ports and the socket systemd would listen on.
 class ReceiverSystemdTest : public ::testing::Test {
  protected:

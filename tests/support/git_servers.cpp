@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;

@@ -27,6 +27,8 @@ extern char** environ;
 
 namespace gitopsd::test {
 
+using namespace std::chrono_literals;
+
 namespace fs = std::filesystem;
 
 namespace {

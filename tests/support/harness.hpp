@@ -16,8 +16,6 @@
 
 namespace gitopsd::test {
 
-using namespace std::chrono_literals;
-
 // Bootstrap address of the suite's broker (deploy/kafka/broker.sh, ctest fixture).
 std::string kafka_bootstrap();
 // Its Kafka release (GITOPSD_TEST_KAFKA_VERSION), for a test that starts a broker of its own.
@@ -42,7 +40,7 @@ class TempDir {
 
 // Polls `condition` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step = 20ms);
+                std::chrono::milliseconds step = std::chrono::milliseconds(20));
 
 struct KafkaRecord {
   std::string key;
@@ -61,7 +59,8 @@ class TopicReader {
   // Reads every record published before the call (each partition up to its end offset as of
   // the call) and returns all records so far: the way to prove "and nothing else" without
   // waiting out a timeout. Throws when that end is not reached within `timeout`.
-  std::vector<KafkaRecord> read_to_end(std::chrono::milliseconds timeout = 30s);
+  std::vector<KafkaRecord> read_to_end(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   struct Impl;
@@ -87,14 +86,16 @@ using HttpResponse = gitopsd::HttpResponse;
 // bounds the whole exchange. Throws std::runtime_error saying what failed.
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::map<std::string, std::string>& headers,
-                          const std::string& body, std::chrono::milliseconds timeout = 30s);
+                          const std::string& body,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // The same over TLS to localhost:port, trusting only the PEM certificate `ca_file`
 // (verification on: it must name localhost).
 HttpResponse https_request(int port, const std::string& ca_file, const std::string& method,
                            const std::string& target,
                            const std::map<std::string, std::string>& headers,
-                           const std::string& body, std::chrono::milliseconds timeout = 30s);
+                           const std::string& body,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // One HTTP/1.1 connection kept open across requests, as a Git host's sender keeps it.
 // request() throws when the connection fails or the server answers `Connection: close`.
@@ -103,7 +104,7 @@ class HttpConnection {
   explicit HttpConnection(int port);
   HttpResponse request(const std::string& method, const std::string& target,
                        const std::map<std::string, std::string>& headers, const std::string& body,
-                       std::chrono::milliseconds timeout = 30s);
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   std::unique_ptr<gitopsd::HttpConnection> connection_;
@@ -131,7 +132,7 @@ class Process {
   bool running();
   void signal(int sig);
   // SIGTERM, then SIGKILL if it has not exited within `grace`; waits for it.
-  void terminate(std::chrono::milliseconds grace = 5s);
+  void terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));
   // Waits for exit; the exit code, 128+signal if killed, or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   std::string log() const;

@@ -16,6 +16,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 constexpr const char* kSecret = "group-secret";
 constexpr int kRepositories = 4;

@@ -10,6 +10,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 // True if a TCP socket can bind 127.0.0.1:port right now.
 bool port_is_free(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -17,6 +17,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace json = boost::json;
 using Clock = NotifySocket::Clock;
 

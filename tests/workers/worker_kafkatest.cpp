@@ -19,6 +19,8 @@
 namespace gitopsd::test {
 namespace {
 
+using namespace std::chrono_literals;
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
 

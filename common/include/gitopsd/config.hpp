@@ -15,7 +15,6 @@
 namespace gitopsd {
 
 using Duration = std::chrono::milliseconds;
-using namespace std::chrono_literals;
 
 // Thrown by load_config; what() is "file:line:column: what is wrong" (1-based).
 class ConfigError : public std::runtime_error {
@@ -72,21 +71,23 @@ struct ReceiverConfig {
   std::optional<TlsConfig> tls;                   // HTTPS on `listen` when set
   std::uint64_t max_body_bytes = 26214400;        // bytes; larger bodies get 413
   // Durations are refused at load above their bound (and below 1 ms): a timer never overflows.
-  Duration header_timeout = 10s;  // whole request head; at most 5m (Git hosts give up after 10 s)
-  Duration body_timeout = 30s;    // whole body, after the head; at most 10m
-  Duration idle_timeout = 60s;    // keep-alive wait for the next request; at most 1h
+  // whole request head; at most 5m (Git hosts give up after 10 s)
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(30);  // whole body, after the head; at most 10m
+  // keep-alive wait for the next request; at most 1h
+  Duration idle_timeout = std::chrono::seconds(60);
   // A delivery id seen within it is a duplicate; at most 7d: the deduper holds every id seen
   // in the window, and GitHub redelivers by hand only deliveries of the past 3 days.
-  Duration dedupe_window = 1h;
+  Duration dedupe_window = std::chrono::hours(1);
   // No Kafka ack by then -> 503. 100ms..5m: it is the producer's message.timeout.ms, which
   // librdkafka wants above linger.ms and below 2^31 ms; Git hosts wait only about 10 s.
-  Duration publish_timeout = 5s;
-  static constexpr Duration kMaxHeaderTimeout = 5min;
-  static constexpr Duration kMaxBodyTimeout = 10min;
-  static constexpr Duration kMaxIdleTimeout = 1h;
-  static constexpr Duration kMaxDedupeWindow = 24h * 7;
-  static constexpr Duration kMinPublishTimeout = 100ms;
-  static constexpr Duration kMaxPublishTimeout = 5min;
+  Duration publish_timeout = std::chrono::seconds(5);
+  static constexpr Duration kMaxHeaderTimeout = std::chrono::minutes(5);
+  static constexpr Duration kMaxBodyTimeout = std::chrono::minutes(10);
+  static constexpr Duration kMaxIdleTimeout = std::chrono::hours(1);
+  static constexpr Duration kMaxDedupeWindow = std::chrono::hours(24 * 7);
+  static constexpr Duration kMinPublishTimeout = std::chrono::milliseconds(100);
+  static constexpr Duration kMaxPublishTimeout = std::chrono::minutes(5);
   unsigned threads = 0;                           // I/O threads; 0 = hardware threads
   // Open webhook connections, 1..1000000. At the cap (and when descriptors run out) the
   // connections that have not sent a full request head are shed first, oldest first.
@@ -99,11 +100,12 @@ struct WorkerConfig {
   // Bare mirrors and releases; no files dest may be it, inside it or around it.
   std::string state_dir = "/var/lib/gitopsd";
   ListenAddress admin_listen{"127.0.0.1", 9465};
-  Duration apply_timeout = 10min;  // at most 1d: a longer apply is a hung one
+  Duration apply_timeout = std::chrono::minutes(10);  // at most 1d: a longer apply is a hung one
   unsigned max_attempts = 5;  // 1..100
-  Duration resync_interval = 3min;  // at most 7d: resync is what catches a lost webhook
-  static constexpr Duration kMaxApplyTimeout = 24h;
-  static constexpr Duration kMaxResyncInterval = 24h * 7;
+  // at most 7d: resync is what catches a lost webhook
+  Duration resync_interval = std::chrono::minutes(3);
+  static constexpr Duration kMaxApplyTimeout = std::chrono::hours(24);
+  static constexpr Duration kMaxResyncInterval = std::chrono::hours(24 * 7);
   // bytes; a blob larger than this fails the apply, so memory never follows file size.
   std::uint64_t max_file_bytes = 100ULL << 20;
   bool operator==(const WorkerConfig&) const = default;
