@@ -116,7 +116,8 @@ int run_dlq_list(const Config& config, const DlqOptions& options, std::ostream& 
   Table table({"ID", "REPOSITORY", "FAILED AT", "KIND", "COMMIT", "EVENT", "ATTEMPTS", "REPLAYED",
                "ERROR"});
   for (const auto& e : entries) {
-    table.add({e.id, e.repository, short_time(e.failed_at), e.event ? e.event->kind : "refused",
+    table.add({e.id, e.repository, short_time(e.failed_at),
+               e.event ? std::string(enum_name(e.event->kind)) : "refused",
                e.event ? e.event->after.substr(0, 7) : "-",
                e.event ? e.event->event_id.substr(0, 8) : "-", std::to_string(e.attempts),
                e.replayed_at.empty() ? (e.event ? "no" : "never") : short_time(e.replayed_at),
@@ -205,7 +206,7 @@ int run_dlq_replay(const Config& config, const DlqOptions& options, std::ostream
       other.replayed_at = json::value_to<std::string>(marker["replayed_at"]);
       out << (already ? "marked " : "replayed ") << other.id << ": event "
           << other.event->event_id << " (" << other.event->repository << ", "
-          << other.event->kind << " " << other.event->after.substr(0, 7) << ")\n";
+          << enum_name(other.event->kind) << " " << other.event->after.substr(0, 7) << ")\n";
       already = true;
     }
   }

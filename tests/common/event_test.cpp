@@ -14,14 +14,14 @@ namespace json = boost::json;
 Event push_event() {
   Event e;
   e.event_id = "0f8e6d1c-3b2a-4c5d-9e8f-7a6b5c4d3e2f";
-  e.provider = "github";
+  e.provider = EventProvider::github;
   e.delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
   e.received_at = "2026-11-23T13:00:00.123Z";
   e.repository = "infra";
   e.full_name = "acme/infra";
   e.clone_url = "https://github.com/acme/infra.git";
   e.branch = "main";
-  e.kind = "push";
+  e.kind = EventKind::push;
   e.before = "8a1f2c4be0f3d6a7c9e5b4d3f2a1908b7c6d5e4f";
   e.after = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad";
   e.forced = false;
@@ -31,7 +31,7 @@ Event push_event() {
 
 Event merge_event() {
   Event e = push_event();
-  e.kind = "merge";
+  e.kind = EventKind::merge;
   e.merge_request =
       MergeRequest{42, "Scale \"web\"\nto 4", "https://github.com/acme/infra/pull/42", "hubot"};
   return e;
@@ -78,12 +78,12 @@ TEST(EventTest, ParseEventRoundTripsPushAndMerge) {
 
 TEST(EventTest, ParseEventAcceptsPollAndManualFromGitopsd) {
   Event e = push_event();
-  e.provider = "gitopsd";
+  e.provider = EventProvider::gitopsd;
   e.delivery_id = "";
   e.sender = "";
-  for (const char* kind : {"poll", "manual"}) {
+  for (const EventKind kind : {EventKind::poll, EventKind::manual}) {
     e.kind = kind;
-    EXPECT_TRUE(std::holds_alternative<Event>(parse_event(to_json(e)))) << kind;
+    EXPECT_TRUE(std::holds_alternative<Event>(parse_event(to_json(e)))) << enum_name(kind);
     EXPECT_TRUE(test::matches_schema(to_json(e)));
   }
 }
@@ -148,18 +148,18 @@ namespace {
 TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
   Event e;
   e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
-  e.provider = "gitopsd";
+  e.provider = EventProvider::gitopsd;
   e.received_at = "2026-11-23T13:00:00.123Z";
   e.repository = "infra";
   e.branch = "main";
-  e.kind = "manual";
+  e.kind = EventKind::manual;
   e.before = e.after = std::string(40, '0');
   EXPECT_EQ(to_json(e).find("targets"), std::string::npos);  // absent unless named
   e.targets = {"web"};
   auto parsed = parse_event(to_json(e));
   ASSERT_TRUE(std::holds_alternative<Event>(parsed)) << std::get<std::string>(parsed);
   EXPECT_EQ(std::get<Event>(parsed).targets, std::vector<std::string>{"web"});
-  e.kind = "push";
+  e.kind = EventKind::push;
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_event(to_json(e))));
 }
 

@@ -335,13 +335,13 @@ struct Worker::Impl : RdKafka::RebalanceCb {
       if (!mine.contains(partition_of(r.name, partitions))) continue;
       Event e;
       e.event_id = random_uuid();
-      e.provider = "gitopsd";
+      e.provider = EventProvider::gitopsd;
       e.received_at = format_timestamp(std::chrono::system_clock::now());
       e.repository = r.name;
       e.full_name = r.match;
       e.clone_url = r.url;
       e.branch = r.branch;
-      e.kind = "poll";
+      e.kind = EventKind::poll;
       e.before = e.after = std::string(40, '0');
       auto report = producer.produce_and_wait(events_topic(), r.name, to_json(e));
       if (!report.ok) log->warn("resync event not published repository={} error=\"{}\"", r.name, report.error);

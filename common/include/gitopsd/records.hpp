@@ -3,21 +3,27 @@
 // Field names are part of DESIGN.md's contract; schemas in schemas/.
 #pragma once
 
+#include <boost/describe/class.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "gitopsd/enum_names.hpp"
+
 namespace gitopsd {
 
-// applied | unchanged | superseded | failed | drift_corrected | drift_detected
+enum class ResultStatus { applied, unchanged, superseded, failed, drift_corrected, drift_detected };
+BOOST_DESCRIBE_ENUM(ResultStatus, applied, unchanged, superseded, failed, drift_corrected,
+                    drift_detected)
+
 struct Result {
   std::string event_id;
   std::string repository;
   std::string target;
   std::string commit;  // 40 hex; what the target was brought to (or refused)
-  std::string status;
+  ResultStatus status = ResultStatus::applied;
   bool rollback = false;  // moved to an ancestor of what ran (the branch was reset)
   std::int64_t attempt = 1;
   std::string worker;  // worker id (host:pid or configured)
@@ -42,10 +48,18 @@ struct StateRecord {
   std::string target;
   std::string commit;  // "" only when never applied (then last_error is set)
   std::string tree;    // the target subtree's object id ("" when never applied)
-  std::string status;  // status of the result that set it ("failed" when never applied)
+  ResultStatus status = ResultStatus::applied;  // of the result that set it (failed when never applied)
   std::string applied_at;  // "" when never applied
   std::optional<LastError> last_error;  // optional field "last_error" in the JSON
 };
+
+// The JSON fields, in DESIGN.md's order.
+BOOST_DESCRIBE_STRUCT(Result, (), (event_id, repository, target, commit, status, rollback, attempt,
+                                   worker, started_at, finished_at, duration_ms, message,
+                                   output_tail))
+BOOST_DESCRIBE_STRUCT(LastError, (), (at, event_id, commit, message))
+BOOST_DESCRIBE_STRUCT(StateRecord, (), (repository, target, commit, tree, status, applied_at,
+                                        last_error))
 
 std::string to_json(const Result& result);
 std::string to_json(const StateRecord& state);
