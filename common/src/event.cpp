@@ -28,8 +28,13 @@ EventProvider event_provider(Provider provider) {
 
 std::string to_json(const Event& event) { return write_record(kSchema, event, kOptional); }
 
+void tag_invoke(const json::value_from_tag&, json::value& out, const Event& event) {
+  write_fields(out.emplace_object(), kSchema, event, kOptional);
+}
+
 std::variant<Event, std::string> parse_event(std::string_view text) {
-  return read_record<Event>(text, kSchema, kOptional, [](const Event& e, Reader& r, const auto& obj) {
+  return read_record<Event>(text, kSchema, kOptional, [](const Event& e, Reader& r,
+                                                         const json::object& obj) {
     r.check(is_uuid(e.event_id), "event_id", "is not a lowercase UUID");
     r.check(is_timestamp(e.received_at), "received_at", "is not an RFC 3339 UTC time with millis");
     r.check(!e.repository.empty(), "repository", "is empty");
@@ -41,8 +46,8 @@ std::variant<Event, std::string> parse_event(std::string_view text) {
     if (obj.contains("targets")) {
       r.check(e.kind == EventKind::manual, "targets", "is only allowed when kind is manual");
       r.check(!e.targets.empty(), "targets", "is not a non-empty array");
-      r.check(std::none_of(e.targets.begin(), e.targets.end(), [](const auto& t) { return t.empty(); }),
-              "targets", "has an element that is not a non-empty string");
+      r.check(std::ranges::none_of(e.targets, &std::string::empty), "targets",
+              "has an element that is not a non-empty string");
     }
   });
 }

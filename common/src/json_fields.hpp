@@ -77,20 +77,26 @@ bool is_empty(const T& member) {
   }
 }
 
-// {"schema": schema, then every member in order}. The DOM lives in a stack buffer: the
-// receiver writes an event per webhook, and only the returned text is allocated.
+// Adds {"schema": schema (unless empty), then every member in order} to `obj`.
+template <class T>
+void write_fields(json::object& obj, std::string_view schema, const T& record,
+                  Optional optional = {}) {
+  obj.reserve(boost::mp11::mp_size<Members<T>>::value + 1);
+  if (!schema.empty()) obj.emplace("schema", schema);
+  for_each_member(record, [&](std::string_view name, const auto& member) {
+    if (contains(optional, name) && is_empty(member)) return;
+    obj.emplace(name, json::value_from(member, obj.storage()));
+  });
+}
+
+// The record's text. Its DOM lives in a stack buffer: the receiver writes an event per
+// webhook, and only the returned text is allocated.
 template <class T>
 std::string write_record(std::string_view schema, const T& record, Optional optional = {}) {
   unsigned char buffer[4096];
   json::monotonic_resource resource(buffer, sizeof buffer);
-  const json::storage_ptr storage(&resource);
-  json::object obj(storage);
-  obj.reserve(boost::mp11::mp_size<Members<T>>::value + 1);
-  obj.emplace("schema", schema);
-  for_each_member(record, [&](std::string_view name, const auto& member) {
-    if (contains(optional, name) && is_empty(member)) return;
-    obj.emplace(name, json::value_from(member, storage));
-  });
+  json::object obj(&resource);
+  write_fields(obj, schema, record, optional);
   return json::serialize(obj);
 }
 
@@ -112,7 +118,9 @@ class Reader {
   void read_members(T& record, Optional optional = {}) {
     for (const auto& kv : obj_) {
       bool known = prefix_.empty() && kv.key() == "schema";
-      for_each_member(record, [&](std::string_view name, const auto&) { known = known || name == kv.key(); });
+      for_each_member(record, [&](std::string_view name, const auto&) {
+        known = known || name == kv.key();
+      });
       if (!known) fail(kv.key(), "is not part of " + std::string(schema_));
     }
     for_each_member(record, [&](std::string_view name, auto& member) {
@@ -180,7 +188,8 @@ class Reader {
   void read_object(std::string_view key, const json::value& v, std::optional<T>& out,
                    bool nullable) {
     if (nullable && v.is_null()) return;
-    if (!v.is_object()) return fail(key, nullable ? "is not an object or null" : "is not an object");
+    if (!v.is_object())
+      return fail(key, nullable ? "is not an object or null" : "is not an object");
     Reader nested(v.get_object(), prefix_ + std::string(key) + ".", schema_);
     T value;
     nested.read_members(value);

@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kResultSchema = "gitopsd.result.v1";
 constexpr std::string_view kStateSchema = "gitopsd.state.v1";
 constexpr std::string_view kStateOptional[] = {"last_error"};
+constexpr std::string_view kDeadLetterOptional[] = {"event", "raw"};
 
 }  // namespace
 
@@ -21,6 +22,11 @@ std::string target_key(std::string_view repository, std::string_view target) {
 std::string to_json(const Result& r) { return write_record(kResultSchema, r); }
 
 std::string to_json(const StateRecord& s) { return write_record(kStateSchema, s, kStateOptional); }
+
+// DLQ values carry no schema name (DESIGN.md: the original event, error and attempts).
+std::string to_json(const DeadLetter& d) { return write_record("", d, kDeadLetterOptional); }
+
+std::string to_json(const DlqReplay& m) { return write_record(kDlqReplaySchema, m); }
 
 std::variant<Result, std::string> parse_result(std::string_view text) {
   return read_record<Result>(text, kResultSchema, {}, [](const Result& r, Reader& f, const auto&) {
@@ -48,6 +54,16 @@ std::variant<StateRecord, std::string> parse_state(std::string_view text) {
         f.check(never_applied || is_commit(s.commit), "commit", "is not a 40-hex commit id");
         f.check(never_applied || is_commit(s.tree), "tree", "is not a 40-hex object id");
         f.check(never_applied || is_timestamp(s.applied_at), "applied_at",
+                "is not an RFC 3339 UTC time with millis");
+      });
+}
+
+std::variant<DlqReplay, std::string> parse_dlq_replay(std::string_view text) {
+  return read_record<DlqReplay>(
+      text, kDlqReplaySchema, {}, [](const DlqReplay& m, Reader& f, const auto&) {
+        f.check(m.partition >= 0, "partition", "is negative");
+        f.check(m.offset >= 0, "offset", "is negative");
+        f.check(is_timestamp(m.replayed_at), "replayed_at",
                 "is not an RFC 3339 UTC time with millis");
       });
 }

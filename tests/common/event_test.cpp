@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "schema_validator.hpp"
 
@@ -115,6 +116,12 @@ TEST(EventTest, ParseEventExplainsWhatIsWrong) {
        "field 'merge_request.author' missing"},
       {with("merge_request", {{"number", "1"}, {"title", "t"}, {"url", "u"}, {"author", "a"}}),
        "field 'merge_request.number' is not an integer"},
+      {with("merge_request",
+            {{"number", 1}, {"title", "t"}, {"url", "u"}, {"author", "a"}, {"x", 1}}),
+       "field 'merge_request.x' is not part of gitopsd.event.v1"},
+      {without("merge_request"), "field 'merge_request' missing"},
+      {with("kind", 7), "field 'kind' is not a string"},
+      {with("provider", "GitHub"), "field 'provider' is not github, gitlab, gitea or gitopsd"},
   };
   for (const auto& [text, reason] : cases) {
     const auto parsed = parse_event(text);
@@ -161,6 +168,44 @@ TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
   EXPECT_EQ(std::get<Event>(parsed).targets, std::vector<std::string>{"web"});
   e.kind = EventKind::push;
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_event(to_json(e))));
+}
+
+TEST(EventTargetsTest, TargetsMustBeANonEmptyArrayOfNames) {
+  Event e;
+  e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
+  e.provider = EventProvider::gitopsd;
+  e.received_at = "2026-11-23T13:00:00.123Z";
+  e.repository = "infra";
+  e.branch = "main";
+  e.kind = EventKind::manual;
+  e.before = e.after = std::string(40, '0');
+  const std::pair<json::value, std::string> cases[] = {
+      {json::array{}, "field 'targets' is not a non-empty array"},
+      {json::array{"web", ""}, "field 'targets' has an element that is not a non-empty string"},
+      {json::array{"web", 1}, "field 'targets' has an element that is not a string"},
+      {"web", "field 'targets' is not an array"},
+  };
+  for (const auto& [targets, reason] : cases) {
+    json::object obj = json::parse(to_json(e)).as_object();
+    obj["targets"] = targets;
+    const auto parsed = parse_event(json::serialize(obj));
+    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << targets;
+    EXPECT_EQ(std::get<std::string>(parsed), reason);
+  }
+}
+
+// The contract's words are the enumerators' names, both ways; any other word is no enumerator.
+TEST(EnumNamesTest, NamesAreTheContractWordsAndOtherWordsAreRefused) {
+  EXPECT_EQ(enum_name(EventKind::merge), "merge");
+  EXPECT_EQ(enum_name(EventProvider::gitopsd), "gitopsd");
+  EXPECT_EQ(enum_from_name<EventKind>("poll"), EventKind::poll);
+  EXPECT_EQ(enum_from_name<EventKind>("Poll"), std::nullopt);
+  EXPECT_EQ(enum_from_name<EventKind>(""), std::nullopt);
+  EXPECT_EQ(enum_from_name<EventKind>(std::string_view("pushed").substr(0, 4)), EventKind::push);
+  EXPECT_EQ(enum_names<EventKind>(), "push, merge, poll or manual");
+  std::ostringstream out;
+  out << EventKind::manual;
+  EXPECT_EQ(out.str(), "manual");
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "gitopsd/worker/reconciler.hpp"
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <condition_variable>
 
 #include "gitopsd/crypto.hpp"
@@ -132,13 +131,9 @@ struct RepositoryReconciler::Impl {
   }
 
   void dead_letter(const Event& event, const std::string& error, unsigned attempts) {
-    boost::json::object dlq{{"event", boost::json::parse(to_json(event))},
-                            {"error", error},
-                            {"attempts", attempts},
-                            {"worker", context.worker_id},
-                            {"failed_at", now_timestamp()}};
-    published_all = context.sink->dead_letter(repository.name, boost::json::serialize(dlq)) &&
-                    published_all;
+    const DeadLetter dlq{.event = event, .error = error, .attempts = attempts,
+                         .worker = context.worker_id, .failed_at = now_timestamp()};
+    published_all = context.sink->dead_letter(repository.name, to_json(dlq)) && published_all;
   }
 
   // One result per target the event names.

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -213,9 +212,9 @@ struct Worker::Impl : RdKafka::RebalanceCb {
   }
 
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
-    boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
-                            {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
-    if (!sink.dead_letter(key, boost::json::serialize(dlq))) log->error("dead-letter publish failed");
+    const DeadLetter dlq{.raw = raw, .error = error, .worker = id,
+                         .failed_at = format_timestamp(std::chrono::system_clock::now())};
+    if (!sink.dead_letter(key, to_json(dlq))) log->error("dead-letter publish failed");
   }
 
   void on_message(const RdKafka::Message& m) {

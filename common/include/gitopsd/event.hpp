@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/describe/class.hpp>
+#include <boost/json/fwd.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,6 +59,8 @@ BOOST_DESCRIBE_STRUCT(Event, (), (event_id, provider, delivery_id, received_at, 
                                   sender, merge_request, targets))
 
 std::string to_json(const Event& event);
+// json::value_from(event): the same object as to_json's, for records that carry an event.
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& json, const Event& event);
 
 // Parses and checks a gitopsd.event.v1 value; on failure returns a reason.
 std::variant<Event, std::string> parse_event(std::string_view json);
