@@ -8,46 +8,36 @@
 namespace gitopsd {
 namespace {
 
-Event push_event() {
-  Event e;
-  e.event_id = "0f8e6d1c-3b2a-4c5d-9e8f-7a6b5c4d3e2f";
-  e.provider = EventProvider::github;
-  e.delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
-  e.received_at = "2026-11-23T13:00:00.123Z";
-  e.repository = "infra";
-  e.full_name = "acme/infra";
-  e.clone_url = "https://github.com/acme/infra.git";
-  e.branch = "main";
-  e.kind = EventKind::push;
-  e.before = "8a1f2c4be0f3d6a7c9e5b4d3f2a1908b7c6d5e4f";
-  e.after = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad";
-  e.sender = "octocat";
-  return e;
-}
+// What the receiver publishes for a GitHub push.
+constexpr std::string_view kPush =
+    R"({"schema":"gitopsd.event.v1","event_id":"0f8e6d1c-3b2a-4c5d-9e8f-7a6b5c4d3e2f",)"
+    R"("provider":"github","delivery_id":"72d3162e-cc78-11e3-81ab-4c9367dc0958",)"
+    R"("received_at":"2026-11-23T13:00:00.123Z","repository":"infra",)"
+    R"("full_name":"acme/infra","clone_url":"https://github.com/acme/infra.git",)"
+    R"("branch":"main","kind":"push","before":"8a1f2c4be0f3d6a7c9e5b4d3f2a1908b7c6d5e4f",)"
+    R"("after":"3b18e512dba79e4c8300dd08aeb37f8e728b8dad","forced":false,)"
+    R"("sender":"octocat","merge_request":null})";
+
+constexpr std::string_view kResult =
+    R"({"schema":"gitopsd.result.v1","event_id":"5b1e6c3a-7f2d-4c1e-9a8b-0d1e2f3a4b5c",)"
+    R"("repository":"infra","target":"web","commit":"3b18e512dba79e4c8300dd08aeb37f8e728b8dad",)"
+    R"("status":"applied","rollback":false,"attempt":1,"worker":"host-a:1234",)"
+    R"("started_at":"2026-11-23T13:00:00.123Z","finished_at":"2026-11-23T13:00:01.456Z",)"
+    R"("duration_ms":1333,"message":"applied 3 files","output_tail":""})";
 
 void BM_EventToJson(benchmark::State& state) {
-  const Event e = push_event();
+  const Event e = std::get<Event>(parse_event(kPush));
   for (auto _ : state) benchmark::DoNotOptimize(to_json(e));
 }
 BENCHMARK(BM_EventToJson);
 
 void BM_EventParse(benchmark::State& state) {
-  const std::string text = to_json(push_event());
-  for (auto _ : state) benchmark::DoNotOptimize(parse_event(text));
+  for (auto _ : state) benchmark::DoNotOptimize(parse_event(kPush));
 }
 BENCHMARK(BM_EventParse);
 
 void BM_ResultToJson(benchmark::State& state) {
-  Result r;
-  r.event_id = "5b1e6c3a-7f2d-4c1e-9a8b-0d1e2f3a4b5c";
-  r.repository = "infra";
-  r.target = "web";
-  r.commit = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad";
-  r.status = ResultStatus::applied;
-  r.worker = "host-a:1234";
-  r.started_at = "2026-11-23T13:00:00.123Z";
-  r.finished_at = "2026-11-23T13:00:01.456Z";
-  r.message = "applied 3 files";
+  const Result r = std::get<Result>(parse_result(kResult));
   for (auto _ : state) benchmark::DoNotOptimize(to_json(r));
 }
 BENCHMARK(BM_ResultToJson);

@@ -152,7 +152,8 @@ TEST(EventTest, SchemaRefusesWhatParseEventRefuses) {
 namespace gitopsd {
 namespace {
 
-TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
+// What `gitopsctl sync` publishes: no commit, the worker takes the branch's tip.
+Event manual_event() {
   Event e;
   e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
   e.provider = EventProvider::gitopsd;
@@ -161,6 +162,11 @@ TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
   e.branch = "main";
   e.kind = EventKind::manual;
   e.before = e.after = std::string(40, '0');
+  return e;
+}
+
+TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
+  Event e = manual_event();
   EXPECT_EQ(to_json(e).find("targets"), std::string::npos);  // absent unless named
   e.targets = {"web"};
   auto parsed = parse_event(to_json(e));
@@ -171,14 +177,7 @@ TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
 }
 
 TEST(EventTargetsTest, TargetsMustBeANonEmptyArrayOfNames) {
-  Event e;
-  e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
-  e.provider = EventProvider::gitopsd;
-  e.received_at = "2026-11-23T13:00:00.123Z";
-  e.repository = "infra";
-  e.branch = "main";
-  e.kind = EventKind::manual;
-  e.before = e.after = std::string(40, '0');
+  const Event e = manual_event();
   const std::pair<json::value, std::string> cases[] = {
       {json::array{}, "field 'targets' is not a non-empty array"},
       {json::array{"web", ""}, "field 'targets' has an element that is not a non-empty string"},
