@@ -8,13 +8,13 @@
 #include "gitopsd/ctl/output.hpp"
 #include "gitopsd/event.hpp"
 #include "gitopsd/kafka_producer.hpp"
+#include "gitopsd/records.hpp"
 #include "gitopsd/topic_reader.hpp"
 
 namespace gitopsd::ctl {
 namespace {
 
 namespace json = boost::json;
-constexpr std::string_view kMarkerSchema = "gitopsd.dlq-replay.v1";
 
 struct Entry {
   std::string id;  // "partition:offset"
@@ -49,12 +49,10 @@ std::variant<std::vector<Entry>, std::string> read_entries(const Config& config,
     auto value = json::parse(*record.value, ec);
     if (ec || !value.is_object()) continue;
     const auto& o = value.get_object();
-    if (string_field(o, "schema") == kMarkerSchema) {
-      const auto* p = o.if_contains("partition");
-      const auto* off = o.if_contains("offset");
-      if (p && off && p->is_int64() && off->is_int64())
-        replayed[entry_id(static_cast<std::int32_t>(p->get_int64()), off->get_int64())] =
-            string_field(o, "replayed_at");
+    if (string_field(o, "schema") == kDlqReplaySchema) {
+      auto marker = parse_dlq_replay(*record.value);
+      if (const auto* m = std::get_if<DlqReplay>(&marker))
+        replayed[entry_id(static_cast<std::int32_t>(m->partition), m->offset)] = m->replayed_at;
       continue;
     }
     Entry e;
@@ -98,8 +96,6 @@ int run_dlq_list(const Config& config, const DlqOptions& options, std::ostream& 
   if (options.json) {
     json::array rows;
     for (const auto& e : entries) {
-      json::value event = nullptr;
-      if (e.event) event = json::parse(to_json(*e.event));
       rows.push_back(json::object{
           {"id", e.id},
           {"repository", e.repository},
@@ -108,7 +104,7 @@ int run_dlq_list(const Config& config, const DlqOptions& options, std::ostream& 
           {"error", e.error},
           {"replayable", e.event.has_value()},
           {"replayed_at", e.replayed_at.empty() ? json::value(nullptr) : json::value(e.replayed_at)},
-          {"event", std::move(event)}});
+          {"event", json::value_from(e.event)}});
     }
     out << json::serialize(json::object{{"entries", std::move(rows)}}) << "\n";
     return 0;
@@ -116,7 +112,8 @@ int run_dlq_list(const Config& config, const DlqOptions& options, std::ostream& 
   Table table({"ID", "REPOSITORY", "FAILED AT", "KIND", "COMMIT", "EVENT", "ATTEMPTS", "REPLAYED",
                "ERROR"});
   for (const auto& e : entries) {
-    table.add({e.id, e.repository, short_time(e.failed_at), e.event ? e.event->kind : "refused",
+    table.add({e.id, e.repository, short_time(e.failed_at),
+               e.event ? std::string(enum_name(e.event->kind)) : "refused",
                e.event ? e.event->after.substr(0, 7) : "-",
                e.event ? e.event->event_id.substr(0, 8) : "-", std::to_string(e.attempts),
                e.replayed_at.empty() ? (e.event ? "no" : "never") : short_time(e.replayed_at),
@@ -191,21 +188,20 @@ int run_dlq_replay(const Config& config, const DlqOptions& options, std::ostream
           other.event->event_id != e->event->event_id)
         continue;
       const auto sep = other.id.find(':');
-      json::object marker{{"schema", kMarkerSchema},
-                          {"partition", std::stoll(other.id.substr(0, sep))},
-                          {"offset", std::stoll(other.id.substr(sep + 1))},
-                          {"event_id", other.event->event_id},
-                          {"replayed_at", format_timestamp(std::chrono::system_clock::now())}};
-      auto report = producer.produce_and_wait(config.kafka.topics.dlq, other.key, json::serialize(marker));
+      const DlqReplay marker{.partition = std::stoll(other.id.substr(0, sep)),
+                             .offset = std::stoll(other.id.substr(sep + 1)),
+                             .event_id = other.event->event_id,
+                             .replayed_at = format_timestamp(std::chrono::system_clock::now())};
+      auto report = producer.produce_and_wait(config.kafka.topics.dlq, other.key, to_json(marker));
       if (!report.ok) {
         err << "gitopsctl: dlq replay: entry " << other.id
             << " was replayed but its marker was not published: " << report.error << "\n";
         return 1;
       }
-      other.replayed_at = json::value_to<std::string>(marker["replayed_at"]);
+      other.replayed_at = marker.replayed_at;
       out << (already ? "marked " : "replayed ") << other.id << ": event "
           << other.event->event_id << " (" << other.event->repository << ", "
-          << other.event->kind << " " << other.event->after.substr(0, 7) << ")\n";
+          << enum_name(other.event->kind) << " " << other.event->after.substr(0, 7) << ")\n";
       already = true;
     }
   }

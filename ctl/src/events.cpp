@@ -34,26 +34,21 @@ class AuditLog {
     auto it = events_.find(r.event_id);
     const Event* e = it == events_.end() ? nullptr : &it->second;
     // Every resync (poll) says `unchanged` for every target every resync_interval: noise.
-    if (!options_.all && e && e->kind == "poll" && r.status == "unchanged") return;
+    if (!options_.all && e && e->kind == EventKind::poll && r.status == ResultStatus::unchanged)
+      return;
     if (options_.json) {
-      boost::json::value mr = nullptr;
-      if (e && e->merge_request)
-        mr = boost::json::object{{"number", e->merge_request->number},
-                                 {"title", e->merge_request->title},
-                                 {"url", e->merge_request->url},
-                                 {"author", e->merge_request->author}};
-      auto opt = [&](const std::string& v) {
+      auto opt = [&](std::string_view v) {
         return e ? boost::json::value(v) : boost::json::value(nullptr);
       };
       out_ << boost::json::serialize(boost::json::object{
                   {"time", r.finished_at},
                   {"repository", r.repository},
                   {"target", r.target},
-                  {"kind", opt(e ? e->kind : "")},
+                  {"kind", opt(e ? enum_name(e->kind) : "")},
                   {"sender", opt(e ? e->sender : "")},
-                  {"merge_request", std::move(mr)},
+                  {"merge_request", e ? boost::json::value_from(e->merge_request) : nullptr},
                   {"commit", r.commit},
-                  {"status", r.status},
+                  {"status", enum_name(r.status)},
                   {"rollback", r.rollback},
                   {"duration_ms", r.duration_ms},
                   {"attempt", r.attempt},
@@ -64,15 +59,16 @@ class AuditLog {
     } else {
       std::string who = "-";
       if (e && !e->sender.empty()) who = e->sender;
-      if (e && e->kind == "poll") who = "resync";
+      if (e && e->kind == EventKind::poll) who = "resync";
       std::string change = "-";
       if (e && e->merge_request)
         change = one_line("#" + std::to_string(e->merge_request->number) + " " +
                               e->merge_request->title +
                               (e->merge_request->author.empty() ? "" : " (" + e->merge_request->author + ")"),
                           50);
-      table_.add({short_time(r.finished_at), r.repository, r.target, e ? e->kind : "?", who, change,
-                  r.commit.substr(0, 7), r.status + (r.rollback ? " (rollback)" : ""),
+      table_.add({short_time(r.finished_at), r.repository, r.target,
+                  e ? std::string(enum_name(e->kind)) : "?", who, change, r.commit.substr(0, 7),
+                  std::string(enum_name(r.status)) + (r.rollback ? " (rollback)" : ""),
                   std::to_string(r.duration_ms) + "ms", std::to_string(r.attempt),
                   one_line(r.message, 60)});
     }

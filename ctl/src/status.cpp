@@ -50,7 +50,7 @@ int run_status(const Config& config, const StatusOptions& options, std::ostream&
   for (const auto& r : config.repositories)
     for (const auto& t : r.targets)
       if (!state.contains(target_key(r.name, t.name)))
-        state[target_key(r.name, t.name)] = StateRecord{r.name, t.name, "", "", "", "", {}};
+        state[target_key(r.name, t.name)] = StateRecord{.repository = r.name, .target = t.name};
 
   const auto now = now_ms();
   boost::json::array rows;
@@ -59,8 +59,11 @@ int run_status(const Config& config, const StatusOptions& options, std::ostream&
     if (!options.repository.empty() && s.repository != options.repository) continue;
     if (!options.target.empty() && s.target != options.target) continue;
     const auto applied_ms = parse_timestamp_ms(s.applied_at);
-    const std::string status =
-        s.status.empty() ? "pending" : (s.commit.empty() ? "never applied" : s.status);
+    // A record from the topic has a commit or, when never applied, its error (parse_state).
+    const bool pending = s.commit.empty() && !s.last_error;
+    const std::string status = pending              ? "pending"
+                               : s.commit.empty() ? "never applied"
+                                                  : std::string(enum_name(s.status));
     std::string last_error = "-";
     if (s.last_error)
       last_error = one_line(s.last_error->message, 60) + " (" + s.last_error->commit.substr(0, 7) +
@@ -69,12 +72,6 @@ int run_status(const Config& config, const StatusOptions& options, std::ostream&
     table.add({s.repository, s.target, s.commit.empty() ? "-" : s.commit.substr(0, 7), status,
                applied_ms ? short_time(s.applied_at) : "-",
                applied_ms ? format_age(now - *applied_ms) : "-", last_error});
-    boost::json::value error = nullptr;
-    if (s.last_error)
-      error = boost::json::object{{"at", s.last_error->at},
-                                  {"event_id", s.last_error->event_id},
-                                  {"commit", s.last_error->commit},
-                                  {"message", s.last_error->message}};
     boost::json::value age = nullptr;
     if (applied_ms) age = (now - *applied_ms) / 1000;
     rows.push_back(boost::json::object{
@@ -84,7 +81,7 @@ int run_status(const Config& config, const StatusOptions& options, std::ostream&
         {"status", status},
         {"applied_at", applied_ms ? boost::json::value(s.applied_at) : boost::json::value(nullptr)},
         {"age_seconds", age},
-        {"last_error", error}});
+        {"last_error", boost::json::value_from(s.last_error)}});
   }
   if (options.json) {
     out << boost::json::serialize(boost::json::object{{"targets", std::move(rows)}}) << "\n";

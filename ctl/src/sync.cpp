@@ -35,14 +35,14 @@ int run_sync(const Config& config, const SyncOptions& options, std::ostream& out
 
   Event e;
   e.event_id = random_uuid();
-  e.provider = "gitopsd";
+  e.provider = EventProvider::gitopsd;
   e.delivery_id = "manual-" + e.event_id;
   e.received_at = format_timestamp(std::chrono::system_clock::now());
   e.repository = repo->name;
   e.full_name = repo->match;
   e.clone_url = repo->url;
   e.branch = repo->branch;
-  e.kind = "manual";
+  e.kind = EventKind::manual;
   // No commit: the worker resolves the branch tip itself (rule 2).
   e.before = e.after = std::string(40, '0');
   e.sender = options.sender;
@@ -104,12 +104,12 @@ int run_sync(const Config& config, const SyncOptions& options, std::ostream& out
       continue;
     }
     const Result& r = it->second;
-    failed = failed || r.status == "failed";
-    table.add({name, r.commit.substr(0, 7), r.status, std::to_string(r.duration_ms) + "ms",
+    failed = failed || r.status == ResultStatus::failed;
+    table.add({name, r.commit.substr(0, 7), std::string(enum_name(r.status)), std::to_string(r.duration_ms) + "ms",
                std::to_string(r.attempt), one_line(r.message, 70)});
     rows.push_back(boost::json::object{{"target", name},
                                        {"commit", r.commit},
-                                       {"status", r.status},
+                                       {"status", enum_name(r.status)},
                                        {"duration_ms", r.duration_ms},
                                        {"attempt", r.attempt},
                                        {"message", r.message}});

@@ -88,9 +88,9 @@ Ignored not_tracked(std::string_view branch) {
   return Ignored{"branch " + std::string(branch) + " is not tracked"};
 }
 
-Event base_event(Provider provider, const Repository& repository, std::string_view kind) {
+Event base_event(Provider provider, const Repository& repository, EventKind kind) {
   Event e;
-  e.provider = provider_name(provider);
+  e.provider = event_provider(provider);
   e.repository = repository.name;
   e.branch = repository.branch;
   e.kind = kind;
@@ -126,7 +126,7 @@ Normalized normalize_push(Fields& f, Provider provider, const Repository& reposi
     return Ignored{"branch deletion"};
   }
 
-  Event e = base_event(provider, repository, "push");
+  Event e = base_event(provider, repository, EventKind::push);
   e.before = f.commit("before");
   e.after = f.commit("after");
   e.forced = f.flag("forced");
@@ -146,7 +146,7 @@ Normalized normalize_pull_request(Fields& f, Provider provider, const Repository
   if (!f.ok()) return f.malformed();
   if (base != repository.branch) return not_tracked(base);
 
-  Event e = base_event(provider, repository, "merge");
+  Event e = base_event(provider, repository, EventKind::merge);
   e.after = f.commit("pull_request.merge_commit_sha");
   e.before = f.commit("pull_request.base.sha");
   e.sender = f.first_str({"pull_request.merged_by.login", "sender.login"});
@@ -167,7 +167,7 @@ Normalized normalize_gitlab_merge(Fields& f, const Repository& repository) {
   if (!f.ok()) return f.malformed();
   if (target != repository.branch) return not_tracked(target);
 
-  Event e = base_event(Provider::gitlab, repository, "merge");
+  Event e = base_event(Provider::gitlab, repository, EventKind::merge);
   // A fast-forward merge creates no merge commit (merge_commit_sha is null); the target
   // then points at the squash commit, or at the source branch's last commit.
   // Any of them is safe: workers only accept a commit reachable from the fetched tip.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "schema_validator.hpp"
 
@@ -14,14 +15,14 @@ namespace json = boost::json;
 Event push_event() {
   Event e;
   e.event_id = "0f8e6d1c-3b2a-4c5d-9e8f-7a6b5c4d3e2f";
-  e.provider = "github";
+  e.provider = EventProvider::github;
   e.delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
   e.received_at = "2026-11-23T13:00:00.123Z";
   e.repository = "infra";
   e.full_name = "acme/infra";
   e.clone_url = "https://github.com/acme/infra.git";
   e.branch = "main";
-  e.kind = "push";
+  e.kind = EventKind::push;
   e.before = "8a1f2c4be0f3d6a7c9e5b4d3f2a1908b7c6d5e4f";
   e.after = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad";
   e.forced = false;
@@ -31,7 +32,7 @@ Event push_event() {
 
 Event merge_event() {
   Event e = push_event();
-  e.kind = "merge";
+  e.kind = EventKind::merge;
   e.merge_request =
       MergeRequest{42, "Scale \"web\"\nto 4", "https://github.com/acme/infra/pull/42", "hubot"};
   return e;
@@ -78,12 +79,12 @@ TEST(EventTest, ParseEventRoundTripsPushAndMerge) {
 
 TEST(EventTest, ParseEventAcceptsPollAndManualFromGitopsd) {
   Event e = push_event();
-  e.provider = "gitopsd";
+  e.provider = EventProvider::gitopsd;
   e.delivery_id = "";
   e.sender = "";
-  for (const char* kind : {"poll", "manual"}) {
+  for (const EventKind kind : {EventKind::poll, EventKind::manual}) {
     e.kind = kind;
-    EXPECT_TRUE(std::holds_alternative<Event>(parse_event(to_json(e)))) << kind;
+    EXPECT_TRUE(std::holds_alternative<Event>(parse_event(to_json(e)))) << enum_name(kind);
     EXPECT_TRUE(test::matches_schema(to_json(e)));
   }
 }
@@ -115,6 +116,12 @@ TEST(EventTest, ParseEventExplainsWhatIsWrong) {
        "field 'merge_request.author' missing"},
       {with("merge_request", {{"number", "1"}, {"title", "t"}, {"url", "u"}, {"author", "a"}}),
        "field 'merge_request.number' is not an integer"},
+      {with("merge_request",
+            {{"number", 1}, {"title", "t"}, {"url", "u"}, {"author", "a"}, {"x", 1}}),
+       "field 'merge_request.x' is not part of gitopsd.event.v1"},
+      {without("merge_request"), "field 'merge_request' missing"},
+      {with("kind", 7), "field 'kind' is not a string"},
+      {with("provider", "GitHub"), "field 'provider' is not github, gitlab, gitea or gitopsd"},
   };
   for (const auto& [text, reason] : cases) {
     const auto parsed = parse_event(text);
@@ -145,22 +152,59 @@ TEST(EventTest, SchemaRefusesWhatParseEventRefuses) {
 namespace gitopsd {
 namespace {
 
-TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
+// What `gitopsctl sync` publishes: no commit, the worker takes the branch's tip.
+Event manual_event() {
   Event e;
   e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
-  e.provider = "gitopsd";
+  e.provider = EventProvider::gitopsd;
   e.received_at = "2026-11-23T13:00:00.123Z";
   e.repository = "infra";
   e.branch = "main";
-  e.kind = "manual";
+  e.kind = EventKind::manual;
   e.before = e.after = std::string(40, '0');
+  return e;
+}
+
+TEST(EventTargetsTest, OnlyManualEventsNameTargetsAndTheyRoundTrip) {
+  Event e = manual_event();
   EXPECT_EQ(to_json(e).find("targets"), std::string::npos);  // absent unless named
   e.targets = {"web"};
   auto parsed = parse_event(to_json(e));
   ASSERT_TRUE(std::holds_alternative<Event>(parsed)) << std::get<std::string>(parsed);
   EXPECT_EQ(std::get<Event>(parsed).targets, std::vector<std::string>{"web"});
-  e.kind = "push";
+  e.kind = EventKind::push;
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_event(to_json(e))));
+}
+
+TEST(EventTargetsTest, TargetsMustBeANonEmptyArrayOfNames) {
+  const Event e = manual_event();
+  const std::pair<json::value, std::string> cases[] = {
+      {json::array{}, "field 'targets' is not a non-empty array"},
+      {json::array{"web", ""}, "field 'targets' has an element that is not a non-empty string"},
+      {json::array{"web", 1}, "field 'targets' has an element that is not a string"},
+      {"web", "field 'targets' is not an array"},
+  };
+  for (const auto& [targets, reason] : cases) {
+    json::object obj = json::parse(to_json(e)).as_object();
+    obj["targets"] = targets;
+    const auto parsed = parse_event(json::serialize(obj));
+    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << targets;
+    EXPECT_EQ(std::get<std::string>(parsed), reason);
+  }
+}
+
+// The contract's words are the enumerators' names, both ways; any other word is no enumerator.
+TEST(EnumNamesTest, NamesAreTheContractWordsAndOtherWordsAreRefused) {
+  EXPECT_EQ(enum_name(EventKind::merge), "merge");
+  EXPECT_EQ(enum_name(EventProvider::gitopsd), "gitopsd");
+  EXPECT_EQ(enum_from_name<EventKind>("poll"), EventKind::poll);
+  EXPECT_EQ(enum_from_name<EventKind>("Poll"), std::nullopt);
+  EXPECT_EQ(enum_from_name<EventKind>(""), std::nullopt);
+  EXPECT_EQ(enum_from_name<EventKind>(std::string_view("pushed").substr(0, 4)), EventKind::push);
+  EXPECT_EQ(enum_names<EventKind>(), "push, merge, poll or manual");
+  std::ostringstream out;
+  out << EventKind::manual;
+  EXPECT_EQ(out.str(), "manual");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ namespace {
 
 const std::string kResultSchema = GITOPSD_SOURCE_DIR "/schemas/result.v1.json";
 const std::string kStateSchema = GITOPSD_SOURCE_DIR "/schemas/state.v1.json";
+const std::string kDlqReplaySchemaPath = GITOPSD_SOURCE_DIR "/schemas/dlq-replay.v1.json";
 const std::string kCommit = "3b18e512dba79e4c8300dd08aeb37f8e728b8dad";
 const std::string kTree = "8a1f2c4be0f3d6a7c9e5b4d3f2a1908b7c6d5e4f";
 
@@ -18,7 +19,7 @@ Result sample_result() {
   r.repository = "infra";
   r.target = "web";
   r.commit = kCommit;
-  r.status = "applied";
+  r.status = ResultStatus::applied;
   r.rollback = true;
   r.attempt = 2;
   r.worker = "host-a:1234";
@@ -43,7 +44,7 @@ TEST(RecordsTest, ResultRoundTripsAndMatchesItsSchema) {
 }
 
 TEST(RecordsTest, StateRoundTripsAndMatchesItsSchema) {
-  StateRecord s{"infra", "web", kCommit, kTree, "applied", "2026-11-23T13:00:01.456Z"};
+  StateRecord s{"infra", "web", kCommit, kTree, ResultStatus::applied, "2026-11-23T13:00:01.456Z"};
   auto text = to_json(s);
   EXPECT_TRUE(test::matches_schema(text, kStateSchema));
   auto parsed = parse_state(text);
@@ -52,14 +53,17 @@ TEST(RecordsTest, StateRoundTripsAndMatchesItsSchema) {
 }
 
 TEST(RecordsTest, ParsersRefuseWhatTheSchemasRefuse) {
-  Result bad = sample_result();
-  bad.status = "done";
-  auto text = to_json(bad);
+  // A status no enumerator names can only come from outside: edit the text.
+  auto text = to_json(sample_result());
+  const std::string applied = R"("status":"applied")";
+  text.replace(text.find(applied), applied.size(), R"("status":"done")");
   EXPECT_EQ(test::run_schema_validator(text, kResultSchema).exit_code, test::kSchemaMismatch);
   ASSERT_TRUE(std::holds_alternative<std::string>(parse_result(text)));
-  EXPECT_NE(std::get<std::string>(parse_result(text)).find("status"), std::string::npos);
+  EXPECT_EQ(std::get<std::string>(parse_result(text)),
+            "field 'status' is not applied, unchanged, superseded, failed, drift_corrected or "
+            "drift_detected");
 
-  StateRecord s{"infra", "web", kCommit.substr(1), kTree, "applied", "2026-11-23T13:00:01.456Z"};
+  StateRecord s{"infra", "web", kCommit.substr(1), kTree, ResultStatus::applied, "2026-11-23T13:00:01.456Z"};
   EXPECT_EQ(test::run_schema_validator(to_json(s), kStateSchema).exit_code, test::kSchemaMismatch);
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_state(to_json(s))));
 }
@@ -80,8 +84,8 @@ namespace gitopsd {
 namespace {
 
 TEST(StateLastErrorTest, RoundTripsAndAllowsNeverAppliedOnlyWithAnError) {
-  StateRecord never{"infra", "web", "", "", "failed", "", LastError{"2026-11-23T13:00:00.123Z", "e1",
-                                                                     std::string(40, 'a'), "boom"}};
+  StateRecord never{"infra", "web", "", "", ResultStatus::failed, "",
+                    LastError{"2026-11-23T13:00:00.123Z", "e1", std::string(40, 'a'), "boom"}};
   auto parsed = parse_state(to_json(never));
   ASSERT_TRUE(std::holds_alternative<StateRecord>(parsed)) << std::get<std::string>(parsed);
   const auto& s = std::get<StateRecord>(parsed);
@@ -90,6 +94,73 @@ TEST(StateLastErrorTest, RoundTripsAndAllowsNeverAppliedOnlyWithAnError) {
   EXPECT_EQ(s.commit, "");
   never.last_error.reset();
   EXPECT_TRUE(std::holds_alternative<std::string>(parse_state(to_json(never))));
+}
+
+// last_error is optional: absent when there is none, never null; its fields are checked too.
+TEST(StateLastErrorTest, AbsentWhenNoneAndRefusedWhenNullOrWrong) {
+  StateRecord s{"infra", "web", kCommit, kTree, ResultStatus::applied, "2026-11-23T13:00:01.456Z"};
+  EXPECT_EQ(to_json(s).find("last_error"), std::string::npos);
+  const auto with_error = [&](std::string_view error) {
+    std::string text = to_json(s);
+    text.insert(text.size() - 1, ",\"last_error\":" + std::string(error));
+    const auto parsed = parse_state(text);
+    return std::holds_alternative<std::string>(parsed) ? std::get<std::string>(parsed) : "parsed";
+  };
+  EXPECT_EQ(with_error("null"), "field 'last_error' is not an object");
+  EXPECT_EQ(with_error(R"({"at":"now","event_id":"e1","commit":"c","message":"m"})"),
+            "field 'last_error.at' is not an RFC 3339 UTC time with millis");
+  EXPECT_EQ(with_error(R"({"at":"2026-11-23T13:00:00.123Z","event_id":"e1","commit":"c"})"),
+            "field 'last_error.message' missing");
+  EXPECT_EQ(with_error(R"({"at":"2026-11-23T13:00:00.123Z","event_id":"e1","commit":"c",)"
+                       R"("message":"m","extra":1})"),
+            "field 'last_error.extra' is not part of gitopsd.state.v1");
+  EXPECT_EQ(
+      with_error(R"({"at":"2026-11-23T13:00:00.123Z","event_id":"e1","commit":"c","message":"m"})"),
+      "parsed");
+}
+
+}  // namespace
+}  // namespace gitopsd
+
+namespace gitopsd {
+namespace {
+
+// DESIGN.md: the original event (as on the events topic) + error + attempts; no schema name.
+TEST(DlqRecordsTest, DeadLetterCarriesTheEventOrTheRawValueWithWhy) {
+  Event e;
+  e.event_id = "0b7c9c1e-8a0e-4c1e-9a43-8c2f1e1f0a11";
+  e.received_at = "2026-11-23T13:00:00.123Z";
+  e.repository = "infra";
+  e.branch = "main";
+  e.before = e.after = kCommit;
+  const DeadLetter failed{.event = e, .error = "exit 1", .attempts = 3, .worker = "host-a:1",
+                          .failed_at = "2026-11-23T13:00:09.000Z"};
+  EXPECT_EQ(to_json(failed), R"({"event":)" + to_json(e) +
+                                 R"(,"error":"exit 1","attempts":3,"worker":"host-a:1",)"
+                                 R"("failed_at":"2026-11-23T13:00:09.000Z"})");
+  const DeadLetter refused{.raw = "{not json", .error = "malformed event: not valid JSON",
+                           .worker = "host-a:1", .failed_at = "2026-11-23T13:00:09.000Z"};
+  EXPECT_EQ(to_json(refused),
+            R"({"raw":"{not json","error":"malformed event: not valid JSON","attempts":0,)"
+            R"("worker":"host-a:1","failed_at":"2026-11-23T13:00:09.000Z"})");
+}
+
+TEST(DlqRecordsTest, ReplayMarkerRoundTripsMatchesItsSchemaAndRefusesANegativeOffset) {
+  DlqReplay m{.partition = 2, .offset = 17, .event_id = "e1",
+              .replayed_at = "2026-11-23T13:00:00.123Z"};
+  const std::string text = to_json(m);
+  EXPECT_EQ(text, R"({"schema":"gitopsd.dlq-replay.v1","partition":2,"offset":17,)"
+                  R"("event_id":"e1","replayed_at":"2026-11-23T13:00:00.123Z"})");
+  EXPECT_TRUE(test::matches_schema(text, kDlqReplaySchemaPath));
+  auto parsed = parse_dlq_replay(text);
+  ASSERT_TRUE(std::holds_alternative<DlqReplay>(parsed)) << std::get<std::string>(parsed);
+  EXPECT_EQ(std::get<DlqReplay>(parsed).offset, 17);
+  m.offset = -1;
+  EXPECT_EQ(test::run_schema_validator(to_json(m), kDlqReplaySchemaPath).exit_code,
+            test::kSchemaMismatch);
+  parsed = parse_dlq_replay(to_json(m));
+  ASSERT_TRUE(std::holds_alternative<std::string>(parsed));
+  EXPECT_EQ(std::get<std::string>(parsed), "field 'offset' is negative");
 }
 
 }  // namespace

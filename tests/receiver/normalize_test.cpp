@@ -86,12 +86,12 @@ TEST_F(NormalizeTest, GithubPushToTrackedBranchIsPush) {
   const Event e =
       event_of(run(Provider::github, "push", test::github_push("acme/infra", "main", kShaA, kShaB),
                    "acme/infra"));
-  EXPECT_EQ(e.provider, "github");
+  EXPECT_EQ(e.provider, EventProvider::github);
   EXPECT_EQ(e.repository, "infra");
   EXPECT_EQ(e.full_name, "acme/infra");
   EXPECT_EQ(e.clone_url, "https://github.com/acme/infra.git");
   EXPECT_EQ(e.branch, "main");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(e.before, kShaA);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_FALSE(e.forced);
@@ -196,7 +196,7 @@ TEST_F(NormalizeTest, GithubMergedPullRequestIsMerge) {
   const Event e = event_of(run(Provider::github, "pull_request",
                                test::github_pull_request_merged("acme/infra", "main", kShaA, kShaB),
                                "acme/infra"));
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.before, kShaA);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_EQ(e.sender, "octocat");
@@ -270,8 +270,8 @@ TEST_F(NormalizeTest, GitlabPushHookIsPush) {
       event_of(run(Provider::gitlab, "Push Hook",
                    test::gitlab_push("acme/platform", "main", kShaA, kShaB, {.sender = "jsmith"}),
                    "acme/platform"));
-  EXPECT_EQ(e.provider, "gitlab");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.provider, EventProvider::gitlab);
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(e.full_name, "acme/platform");
   EXPECT_EQ(e.clone_url, "https://gitlab.example.com/acme/platform.git");
   EXPECT_EQ(e.before, kShaA);
@@ -303,7 +303,7 @@ TEST_F(NormalizeTest, GitlabMergeRequestMergeIsMerge) {
   const Event e =
       event_of(run(Provider::gitlab, "Merge Request Hook",
                    test::gitlab_merge_request("acme/platform", "main", kShaB), "acme/platform"));
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_EQ(e.before, kZeroSha);  // the hook does not name the target's previous tip
   EXPECT_EQ(e.sender, "jsmith");
@@ -353,8 +353,8 @@ TEST_F(NormalizeTest, GiteaPushIsPush) {
   const Event e = event_of(
       run(Provider::gitea, "push",
           test::gitea_push("me/homelab", "main", kShaA, kShaB, {.sender = "gitea"}), "me/homelab"));
-  EXPECT_EQ(e.provider, "gitea");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.provider, EventProvider::gitea);
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(e.full_name, "me/homelab");
   EXPECT_EQ(e.clone_url, "https://gitea.example.com/me/homelab.git");
   EXPECT_EQ(e.before, kShaA);
@@ -389,7 +389,7 @@ TEST_F(NormalizeTest, GiteaMergedPullRequestIsMerge) {
                    test::gitea_pull_request("me/homelab", "main", kShaA, kShaB,
                                             {.number = 3, .author = "bob", .merged_by = "alice"}),
                    "me/homelab"));
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.before, kShaA);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_EQ(e.sender, "alice");

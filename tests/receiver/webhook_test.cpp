@@ -139,7 +139,7 @@ Event published(const Decision& d) {
   EXPECT_EQ(d.outcome, Outcome::queued);
   EXPECT_EQ(publish->event_type, d.event_type);
   EXPECT_EQ(d.provider, publish->provider);
-  EXPECT_EQ(publish->event.provider, provider_name(publish->provider));
+  EXPECT_EQ(publish->event.provider, event_provider(publish->provider));
   EXPECT_EQ(publish->event.delivery_id, d.delivery_id);
   EXPECT_EQ(publish->event.repository, d.repository);
   EXPECT_TRUE(publish->event.event_id.empty());
@@ -482,13 +482,13 @@ TEST_F(WebhookTest, GithubPushIsPublished) {
   EXPECT_EQ(d.delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
   EXPECT_EQ(d.repository, "infra");
   EXPECT_EQ(std::get<Publish>(d.action).provider, Provider::github);
-  EXPECT_EQ(e.provider, "github");
+  EXPECT_EQ(e.provider, EventProvider::github);
   EXPECT_EQ(e.delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
   EXPECT_EQ(e.repository, "infra");
   EXPECT_EQ(e.full_name, "acme/infra");
   EXPECT_EQ(e.clone_url, "https://github.com/acme/infra.git");
   EXPECT_EQ(e.branch, "main");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(e.before, kShaA);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_EQ(e.sender, "octocat");
@@ -500,7 +500,7 @@ TEST_F(WebhookTest, GithubMergedPullRequestIsPublished) {
       kGithubSecret));
   const Event e = published(d);
   EXPECT_EQ(d.event_type, "pull_request");
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.after, kShaB);
   ASSERT_TRUE(e.merge_request);
   EXPECT_EQ(e.merge_request->number, 42);
@@ -555,7 +555,7 @@ TEST_F(WebhookTest, GitlabPushWithTokenIsPublished) {
   EXPECT_EQ(d.event_type, "Push Hook");
   EXPECT_EQ(e.delivery_id, "idem-1");
   EXPECT_EQ(e.repository, "platform");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(e.sender, "jsmith");
 }
 
@@ -615,7 +615,7 @@ TEST_F(WebhookTest, GitlabSignedMergeIsPublished) {
   const Decision decision = send(d);
   const Event e = published(decision);
   EXPECT_EQ(decision.delivery_id, "msg_2Kx9gitopsd");  // webhook-id
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.after, kShaB);
   EXPECT_EQ(e.before, kZeroSha);
   ASSERT_TRUE(e.merge_request);
@@ -674,7 +674,7 @@ TEST_F(WebhookTest, GiteaPushIsPublished) {
   EXPECT_EQ(d.provider, Provider::gitea);
   EXPECT_EQ(e.delivery_id, "gitea-delivery-1");
   EXPECT_EQ(e.repository, "homelab");
-  EXPECT_EQ(e.kind, "push");
+  EXPECT_EQ(e.kind, EventKind::push);
   EXPECT_EQ(std::get<Publish>(d.action).provider, Provider::gitea);
 }
 
@@ -694,7 +694,7 @@ TEST_F(WebhookTest, ForgejoHeadersAreAccepted) {
 TEST_F(WebhookTest, GiteaMergedPullRequestIsPublished) {
   const Event e = published(send(test::gitea_delivery(
       "pull_request", test::gitea_pull_request("me/homelab", "main", kShaA, kShaB), kGiteaSecret)));
-  EXPECT_EQ(e.kind, "merge");
+  EXPECT_EQ(e.kind, EventKind::merge);
   EXPECT_EQ(e.after, kShaB);
 }
 

@@ -120,15 +120,15 @@ class ReconcilerTest : public ::testing::Test {
     return Target{.name = "web", .path = "web", .apply = ExecApply{.command = {"/bin/sh", "run.sh"}}};
   }
 
-  static Event event(const std::string& kind, const std::string& before, const std::string& after) {
-    return Event{.event_id = random_uuid(), .provider = "github", .repository = "infra",
+  static Event event(EventKind kind, const std::string& before, const std::string& after) {
+    return Event{.event_id = random_uuid(), .provider = EventProvider::github, .repository = "infra",
                  .full_name = "acme/infra", .branch = "main", .kind = kind, .before = before,
                  .after = after};
   }
   static Event push(const std::string& before, const std::string& after) {
-    return event("push", before, after);
+    return event(EventKind::push, before, after);
   }
-  static Event resync() { return event("poll", kZeroSha, kZeroSha); }
+  static Event resync() { return event(EventKind::poll, kZeroSha, kZeroSha); }
 
   bool reconcile(std::vector<Event> events, std::stop_token stop = {}) {
     return reconciler_->reconcile(std::move(events), stop);
@@ -169,9 +169,9 @@ TEST_F(ReconcilerTest, PushIsAppliedAndItsStatePublished) {
 
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].status, "applied") << results[0].message;
+  EXPECT_EQ(results[0].status, ResultStatus::applied) << results[0].message;
   EXPECT_EQ(results[0].commit, first_);
-  EXPECT_EQ(results[1].status, "applied") << results[1].message;
+  EXPECT_EQ(results[1].status, ResultStatus::applied) << results[1].message;
   EXPECT_EQ(results[1].commit, second);
   EXPECT_EQ(results[1].worker, "test-worker");
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
@@ -180,7 +180,7 @@ TEST_F(ReconcilerTest, PushIsAppliedAndItsStatePublished) {
   auto states = sink_.states();
   ASSERT_EQ(states.size(), 2u);
   EXPECT_EQ(states[1].commit, second);
-  EXPECT_EQ(states[1].status, "applied");
+  EXPECT_EQ(states[1].status, ResultStatus::applied);
   EXPECT_TRUE(sink_.dead_letters().empty());
 }
 
@@ -199,8 +199,8 @@ TEST_F(ReconcilerTest, BurstOfPushesEndsOnTheNewestCommitWithOneApply) {
   ASSERT_EQ(results.size(), burst.size());
   std::size_t applied = 0, superseded = 0;
   for (const auto& r : results) {
-    applied += r.status == "applied" ? 1 : 0;
-    superseded += r.status == "superseded" ? 1 : 0;
+    applied += r.status == ResultStatus::applied ? 1 : 0;
+    superseded += r.status == ResultStatus::superseded ? 1 : 0;
     EXPECT_EQ(r.commit, before) << r.status;
   }
   EXPECT_EQ(applied, 1u);
@@ -216,7 +216,7 @@ TEST_F(ReconcilerTest, EventNamingACommitNotOnTheBranchIsRefused) {
   ASSERT_TRUE(reconcile({push(kZeroSha, forged)}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "failed");
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
   EXPECT_EQ(results[0].commit, forged);
   EXPECT_NE(results[0].message.find("not on branch"), std::string::npos) << results[0].message;
   EXPECT_FALSE(fs::exists(dest_));
@@ -231,8 +231,8 @@ TEST_F(ReconcilerTest, OlderEventAfterANewerOneDoesNotMoveBackwards) {
   ASSERT_TRUE(reconcile({push(kZeroSha, first_)}));  // delivered late
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].status, "applied");
-  EXPECT_EQ(results[1].status, "unchanged") << results[1].message;
+  EXPECT_EQ(results[0].status, ResultStatus::applied);
+  EXPECT_EQ(results[1].status, ResultStatus::unchanged) << results[1].message;
   EXPECT_EQ(results[1].commit, second);
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
 }
@@ -246,7 +246,7 @@ TEST_F(ReconcilerTest, BranchResetToAnOlderCommitIsAppliedAsARollback) {
   ASSERT_TRUE(reconcile({push(second, first_)}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[1].status, "applied") << results[1].message;
+  EXPECT_EQ(results[1].status, ResultStatus::applied) << results[1].message;
   EXPECT_EQ(results[1].commit, first_);
   EXPECT_TRUE(results[1].rollback);
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
@@ -260,7 +260,7 @@ TEST_F(ReconcilerTest, FailedApplyIsRetriedWithBackoffThenApplied) {
   ASSERT_TRUE(r.reconcile({push(first_, head)}, {}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "applied") << results[0].message;
+  EXPECT_EQ(results[0].status, ResultStatus::applied) << results[0].message;
   EXPECT_EQ(results[0].attempt, 2);
   EXPECT_NE(results[0].output_tail.find("deployed"), std::string::npos);
   EXPECT_TRUE(sink_.dead_letters().empty());
@@ -276,7 +276,7 @@ TEST_F(ReconcilerTest, ApplyFailingEveryAttemptIsDeadLetteredOnce) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, 60ms);
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "failed");
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
   EXPECT_EQ(results[0].attempt, 3);
   EXPECT_NE(results[0].message.find("exited with 3"), std::string::npos) << results[0].message;
   EXPECT_NE(results[0].output_tail.find("broken"), std::string::npos);
@@ -308,7 +308,7 @@ TEST_F(ReconcilerTest, GitHostBackWithinTheRetriesIsAppliedAndOneThatStaysAwayIs
   ASSERT_TRUE(r.reconcile({push(kZeroSha, first_)}, {}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "applied") << results[0].message;
+  EXPECT_EQ(results[0].status, ResultStatus::applied) << results[0].message;
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   // Every attempt is timed: more than one means the host was away at first.
   EXPECT_GE(test::metric_value(metrics(), "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}"), 2);
@@ -318,7 +318,7 @@ TEST_F(ReconcilerTest, GitHostBackWithinTheRetriesIsAppliedAndOneThatStaysAwayIs
   ASSERT_TRUE(gone.reconcile({push(kZeroSha, first_)}, {}));
   results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[1].status, "failed");
+  EXPECT_EQ(results[1].status, ResultStatus::failed);
   EXPECT_NE(results[1].message.find("fetch failed"), std::string::npos) << results[1].message;
   auto letters = sink_.dead_letters();
   ASSERT_EQ(letters.size(), 1u);
@@ -336,9 +336,9 @@ TEST_F(ReconcilerTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
   ASSERT_TRUE(reconcile({resync()}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 3u);
-  EXPECT_EQ(results[1].status, "drift_corrected") << results[1].message;
+  EXPECT_EQ(results[1].status, ResultStatus::drift_corrected) << results[1].message;
   EXPECT_EQ(results[1].commit, first_);
-  EXPECT_EQ(results[2].status, "unchanged") << results[2].message;
+  EXPECT_EQ(results[2].status, ResultStatus::unchanged) << results[2].message;
   EXPECT_EQ(results[2].message, "in sync");
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   EXPECT_FALSE(fs::exists(dest_ + "/extra.txt"));
@@ -360,7 +360,7 @@ TEST_F(ReconcilerTest, PushWithoutAWebhookIsAppliedByTheResync) {
   ASSERT_TRUE(reconcile({resync()}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[1].status, "applied") << results[1].message;
+  EXPECT_EQ(results[1].status, ResultStatus::applied) << results[1].message;
   EXPECT_EQ(results[1].commit, second);
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v2</h1>\n");
 }
@@ -374,7 +374,7 @@ TEST_F(ReconcilerTest, SymlinkEscapingDestIsRefusedWithoutRetryAndNothingIsWritt
   ASSERT_TRUE(reconcile({push(kZeroSha, evil)}));
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "failed");
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
   EXPECT_NE(results[0].message.find("escapes"), std::string::npos) << results[0].message;
   EXPECT_EQ(results[0].attempt, 1) << "refused, not retried";
   EXPECT_FALSE(fs::exists(dest_));
@@ -392,7 +392,7 @@ TEST_F(ReconcilerTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "failed");
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
   EXPECT_NE(results[0].message.find("apply_timeout"), std::string::npos) << results[0].message;
   EXPECT_EQ(results[0].attempt, 1);
   EXPECT_EQ(sink_.dead_letters().size(), 1u);
@@ -403,7 +403,7 @@ TEST_F(ReconcilerTest, ExecApplyOverTheTimeoutIsKilledAndTheNextEventFlows) {
   ASSERT_TRUE(r.reconcile({push(hangs, fixed)}, {}));
   results = sink_.results();
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[1].status, "applied") << results[1].message;
+  EXPECT_EQ(results[1].status, ResultStatus::applied) << results[1].message;
   EXPECT_NE(results[1].output_tail.find("deployed " + fixed), std::string::npos);
 }
 
@@ -424,7 +424,7 @@ TEST_F(ReconcilerTest, StopDuringAnApplyReportsItFailedAndLeavesItUncommitted) {
   EXPECT_FALSE(committed);
   auto results = sink_.results();
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, "failed");
+  EXPECT_EQ(results[0].status, ResultStatus::failed);
   EXPECT_NE(results[0].message.find("worker shutting down"), std::string::npos)
       << results[0].message;
   EXPECT_EQ(results[0].attempt, 1) << "no retry once the worker is stopping";

@@ -77,14 +77,14 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
   // A 4 s apply: both workers keep pinging (the owner's poll loop runs while it applies).
   Event e;
   e.event_id = random_uuid();
-  e.provider = "github";
+  e.provider = EventProvider::github;
   e.delivery_id = unique_name("delivery");
   e.received_at = format_timestamp(std::chrono::system_clock::now());
   e.repository = "sdrepo";
   e.full_name = "acme/sdrepo";
   e.clone_url = daemon.url("sdrepo");
   e.branch = "main";
-  e.kind = "push";
+  e.kind = EventKind::push;
   e.before = std::string(40, '0');
   e.after = head;
   e.sender = "octocat";

@@ -68,12 +68,12 @@ std::shared_ptr<Config> worker_config(const std::string& state_dir, const std::s
 
 // A push event for `after`, as the receiver publishes it.
 void publish_push(const Config& config, const std::string& before, const std::string& after) {
-  const Event event{.event_id = random_uuid(), .provider = "github",
+  const Event event{.event_id = random_uuid(), .provider = EventProvider::github,
                     .delivery_id = unique_name("delivery"),
                     .received_at = format_timestamp(std::chrono::system_clock::now()),
                     .repository = "infra", .full_name = "acme/infra",
                     .clone_url = "https://example.com/acme/infra.git", .branch = "main",
-                    .kind = "push", .before = before, .after = after, .sender = "octocat"};
+                    .kind = EventKind::push, .before = before, .after = after, .sender = "octocat"};
   produce_record(config.kafka.brokers, config.kafka.topics.events, "infra", to_json(event));
 }
 

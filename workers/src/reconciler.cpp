@@ -1,7 +1,6 @@
 #include "gitopsd/worker/reconciler.hpp"
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <condition_variable>
 
 #include "gitopsd/crypto.hpp"
@@ -43,20 +42,7 @@ bool sleep_unless_stopped(Duration d, std::stop_token stop) {
 
 std::string now_timestamp() { return format_timestamp(std::chrono::system_clock::now()); }
 
-// A result's status (DESIGN.md); compared as this enum, written as its wire name.
-enum class Status { applied, unchanged, superseded, failed, drift_corrected, drift_detected };
-
-const char* wire_name(Status status) {
-  switch (status) {
-    case Status::applied: return "applied";
-    case Status::unchanged: return "unchanged";
-    case Status::superseded: return "superseded";
-    case Status::failed: return "failed";
-    case Status::drift_corrected: return "drift_corrected";
-    case Status::drift_detected: return "drift_detected";
-  }
-  return "failed";
-}
+using Status = ResultStatus;
 
 // What a result does to the target's state record.
 enum class StateUpdate {
@@ -72,7 +58,9 @@ bool names_target(const Event& event, const Target& target) {
 }
 
 // Resync (poll) and manual-sync events name no commit: they ask for the branch's tip.
-bool asks_for_tip(const Event& event) { return event.kind == "poll" || event.kind == "manual"; }
+bool asks_for_tip(const Event& event) {
+  return event.kind == EventKind::poll || event.kind == EventKind::manual;
+}
 
 Duration elapsed_since(Clock::time_point start) {
   return std::chrono::duration_cast<Duration>(Clock::now() - start);
@@ -105,16 +93,17 @@ struct RepositoryReconciler::Impl {
                       StateUpdate update = StateUpdate::by_status) {
     r.repository = repository.name;
     r.worker = context.worker_id;
-    r.status = wire_name(status);
+    r.status = status;
     if (r.finished_at.empty()) r.finished_at = now_timestamp();
     if (r.started_at.empty()) r.started_at = r.finished_at;
+    const std::string status_name(enum_name(status));
     context.metrics
         ->counter("gitopsd_applies_total", "Target outcomes by repository, target and status",
-                  {{"repository", r.repository}, {"target", r.target}, {"status", r.status}})
+                  {{"repository", r.repository}, {"target", r.target}, {"status", status_name}})
         .inc();
     log->info("result event_id={} repository={} target={} commit={} status={} attempt={} "
               "duration_ms={} message=\"{}\"",
-              r.event_id, r.repository, r.target, r.commit.substr(0, 12), r.status, r.attempt,
+              r.event_id, r.repository, r.target, r.commit.substr(0, 12), status_name, r.attempt,
               r.duration_ms, r.message);
     published_all = context.sink->publish_result(r) && published_all;
     if (update == StateUpdate::none) return;
@@ -142,13 +131,9 @@ struct RepositoryReconciler::Impl {
   }
 
   void dead_letter(const Event& event, const std::string& error, unsigned attempts) {
-    boost::json::object dlq{{"event", boost::json::parse(to_json(event))},
-                            {"error", error},
-                            {"attempts", attempts},
-                            {"worker", context.worker_id},
-                            {"failed_at", now_timestamp()}};
-    published_all = context.sink->dead_letter(repository.name, boost::json::serialize(dlq)) &&
-                    published_all;
+    const DeadLetter dlq{.event = event, .error = error, .attempts = attempts,
+                         .worker = context.worker_id, .failed_at = now_timestamp()};
+    published_all = context.sink->dead_letter(repository.name, to_json(dlq)) && published_all;
   }
 
   // One result per target the event names.

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -198,9 +197,9 @@ struct Worker::Impl {
   }
 
   void dead_letter_raw(const std::string& key, const std::string& raw, const std::string& error) {
-    boost::json::object dlq{{"raw", raw}, {"error", error}, {"attempts", 0}, {"worker", id},
-                            {"failed_at", format_timestamp(std::chrono::system_clock::now())}};
-    if (!sink.dead_letter(key, boost::json::serialize(dlq))) log->error("dead-letter publish failed");
+    const DeadLetter dlq{.raw = raw, .error = error, .worker = id,
+                         .failed_at = format_timestamp(std::chrono::system_clock::now())};
+    if (!sink.dead_letter(key, to_json(dlq))) log->error("dead-letter publish failed");
   }
 
   void on_message(KafkaMessage m) {
@@ -305,13 +304,13 @@ struct Worker::Impl {
       if (!assigned.contains(partition_of(r.name, partitions))) continue;
       Event e;
       e.event_id = random_uuid();
-      e.provider = "gitopsd";
+      e.provider = EventProvider::gitopsd;
       e.received_at = format_timestamp(std::chrono::system_clock::now());
       e.repository = r.name;
       e.full_name = r.match;
       e.clone_url = r.url;
       e.branch = r.branch;
-      e.kind = "poll";
+      e.kind = EventKind::poll;
       e.before = e.after = std::string(40, '0');
       auto report = producer.produce_and_wait(events_topic(), r.name, to_json(e));
       if (!report.ok) log->warn("resync event not published repository={} error=\"{}\"", r.name, report.error);
