@@ -76,6 +76,8 @@ class Handler {
 
   Handler(Provider provider, std::string_view event_type, std::span<const std::string_view> fields) {
     levels_.reserve(kMaxJsonDepth + 1);
+    paths_.reserve(kMaxTargets);
+    values_.reserve(kMaxTargets);  // string_target_ points into it
     repository_ = add_target(repository_path(provider));
     if (const std::string_view branch = branch_path(provider, event_type); !branch.empty()) {
       branch_ = add_target(branch);

@@ -39,6 +39,9 @@ using Response = http::response<http::string_body>;
 namespace {
 
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// Body storage kept for a keep-alive connection's next request: a webhook's size, not a
+// large body's, so idle connections hold little.
+constexpr std::size_t kSpareBodyBytes = 64 * 1024;
 
 // Request bodies held at once, at most, counted in max_body_bytes: the receiver's memory under
 // a flood of large bodies (signed or not, a body is kept whole until it is judged) stays near
@@ -371,6 +374,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                              std::chrono::steady_clock::time_point head_deadline) {
     auto& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
+    // The last request's body storage, reused by the next on this connection: a body is a
+    // large allocation, which costs malloc far more than a small one.
+    std::string spare_body;
     boost::system::error_code ec;
     for (bool first = true;; first = false) {
       // Idle wait for the next request's first bytes.
@@ -397,6 +403,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       const Config& config = *current->config;
       auto received = std::chrono::system_clock::now();
       http::request_parser<http::string_body> parser;
+      spare_body.clear();
+      parser.get().body() = std::move(spare_body);
       parser.header_limit(kHeaderLimit);
       parser.body_limit(config.receiver.max_body_bytes);
       if (!first) head_deadline = std::chrono::steady_clock::now() + config.receiver.header_timeout;
@@ -459,6 +467,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       transport.expires_after(config.receiver.body_timeout);
       co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
       if (ec || !keep_alive) break;
+      if (req.body().capacity() <= kSpareBodyBytes) spare_body = std::move(req.body());
       conn->end_request();
     }
     transport.expires_after(std::chrono::seconds(2));
