@@ -377,6 +377,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     // The last request's body storage, reused by the next on this connection: a body is a
     // large allocation, which costs malloc far more than a small one.
     std::string spare_body;
+    // The last request's size: the next one's first read makes room for as much, so a
+    // keep-alive webhook of the same size arrives in one read (4 KiB for a new connection).
+    std::size_t last_request_bytes = 0;
     boost::system::error_code ec;
     for (bool first = true;; first = false) {
       // Idle wait for the next request's first bytes.
@@ -388,9 +391,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         } else {
           transport.expires_after(generation.load()->config->receiver.idle_timeout);
         }
-        // The room the last request left (at most 64 KiB), so a keep-alive connection's next
-        // request of the same size arrives in one read.
-        const std::size_t room = std::clamp<std::size_t>(buffer.capacity(), 4096, 64 * 1024);
+        const std::size_t room = std::clamp<std::size_t>(last_request_bytes, 4096, 64 * 1024);
         std::size_t n = co_await stream.async_read_some(buffer.prepare(room),
                                                         net::redirect_error(net::use_awaitable, ec));
         if (ec) break;
@@ -409,8 +410,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       parser.body_limit(config.receiver.max_body_bytes);
       if (!first) head_deadline = std::chrono::steady_clock::now() + config.receiver.header_timeout;
       transport.expires_at(head_deadline);
-      co_await http::async_read_header(stream, buffer, parser,
-                                       net::redirect_error(net::use_awaitable, ec));
+      last_request_bytes = co_await http::async_read_header(
+          stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await reject(stream, 413, "body exceeds max_body_bytes", 11);
         break;
@@ -452,7 +453,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (ec) break;
       }
       transport.expires_after(config.receiver.body_timeout);
-      co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      last_request_bytes +=
+          co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await reject(stream, 413, "body exceeds max_body_bytes", head.version());
         break;
