@@ -185,7 +185,7 @@ def main():
         config = write_config(tmp, bootstrap, port, aport, wport, repos)
         log = open(os.path.join(tmp, "daemons.log"), "w")
         procs.append(subprocess.Popen([os.path.join(args.build, "receiver/gitopsd-receiver"), "--config", config, "--log-level", "warn"], stderr=log))
-        procs.append(subprocess.Popen([os.path.join(args.build, "workers/gitopsd-worker"), "--config", config, "--log-level", "warn"], stderr=log))
+        procs.append(subprocess.Popen([os.path.join(args.build, "worker/gitopsd-worker"), "--config", config, "--log-level", "warn"], stderr=log))
         wait_port(port)
         results = Results(bootstrap, "gitopsd.results")
 

@@ -69,7 +69,7 @@ def main():
         log = open(os.path.join(tmp, "daemons.log"), "w")
         procs.append(subprocess.Popen([os.path.join(args.build, "receiver/gitopsd-receiver"), "--config", config,
                                        "--log-level", "warn"], stderr=log))
-        procs.append(subprocess.Popen([os.path.join(args.build, "workers/gitopsd-worker"), "--config", config,
+        procs.append(subprocess.Popen([os.path.join(args.build, "worker/gitopsd-worker"), "--config", config,
                                        "--log-level", args.log_level], stderr=log))
         al.wait_port(port)
         al.wait_port(wport)
