@@ -15,6 +15,7 @@
 #include "gitopsd/receiver/payload_scan.hpp"
 #include "gitopsd/receiver/webhook.hpp"
 #include "payloads.hpp"
+#include "webhook_request.hpp"
 
 namespace {
 
@@ -50,29 +51,8 @@ const std::vector<Repository>& repositories() {
   return r;
 }
 
-WebhookRequest request_of(const test::Delivery& d) {
-  return WebhookRequest{
-      .method = "POST",
-      .target = d.path,
-      .header = [&d](std::string_view name) -> std::string_view {
-        for (const auto& [k, v] : d.headers) {
-          if (k.size() == name.size() &&
-              std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
-              })) {
-            return v;
-          }
-        }
-        return {};
-      },
-      .body = d.body,
-      .now = std::chrono::system_clock::now(),
-  };
-}
-
 void BM_Decide(benchmark::State& state) {
-  const WebhookRequest request = request_of(delivery());
+  const WebhookRequest request = test::request_of(delivery());
   for (auto _ : state) {
     Decision d = decide(request, repositories());
     if (!std::holds_alternative<Publish>(d.action)) state.SkipWithError("not published");
@@ -121,7 +101,7 @@ void BM_DomParse(benchmark::State& state) {
 BENCHMARK(BM_DomParse);
 
 void BM_EventToJson(benchmark::State& state) {
-  Decision d = decide(request_of(delivery()), repositories());
+  Decision d = decide(test::request_of(delivery()), repositories());
   Event event = std::get<Publish>(d.action).event;
   event.event_id = random_uuid();
   event.received_at = format_timestamp(std::chrono::system_clock::now());

@@ -6,6 +6,7 @@
 
 #include "gitopsd/crypto.hpp"
 #include "payloads.hpp"
+#include "webhook_request.hpp"
 #include "schema_validator.hpp"
 
 namespace gitopsd::receiver {
@@ -51,24 +52,7 @@ class WebhookTest : public ::testing::Test {
   // What the server hands decide(): `d` must outlive it.
   static WebhookRequest request_of(const Delivery& d, std::string_view method = "POST",
                                    system_clock::time_point now = kNow) {
-    return WebhookRequest{
-        .method = method,
-        .target = d.path,
-        .header = [&d](std::string_view name) -> std::string_view {
-          for (const auto& [k, v] : d.headers) {
-            if (k.size() == name.size() &&
-                std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-                  return std::tolower(static_cast<unsigned char>(a)) ==
-                         std::tolower(static_cast<unsigned char>(b));
-                })) {
-              return v;
-            }
-          }
-          return {};
-        },
-        .body = d.body,
-        .now = now,
-    };
+    return test::request_of(d, method, now);
   }
 
   Decision send(const Delivery& d, std::string_view method = "POST",
