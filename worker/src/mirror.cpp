@@ -13,6 +13,7 @@
 #include "fetch_timeouts.hpp"
 #include "git_url.hpp"
 #include "libgit2_support.hpp"
+#include "repository_lock.hpp"
 #include "trusted_cas.hpp"
 #include "tree_diff.hpp"
 
@@ -94,6 +95,10 @@ Mirror::Mirror(const Repository& repository, const std::string& state_dir)
   impl_->repository = repository;
   impl_->directory =
       (std::filesystem::path(state_dir) / "mirrors" / (repository.name + ".git")).string();
+  // Workers sharing state_dir may set up the same mirror at the same moment: git's
+  // config.lock would fail all but one.
+  const auto setup_lock =
+      RepositoryLock::acquire(state_dir, repository.name, RepositoryLock::Scope::mirror_setup);
   std::error_code ec;
   std::filesystem::create_directories(impl_->directory, ec);
   if (ec)

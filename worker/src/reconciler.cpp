@@ -8,6 +8,7 @@
 #include "gitopsd/worker/applier.hpp"
 #include "gitopsd/worker/mirror.hpp"
 #include "gitopsd/worker/plan.hpp"
+#include "repository_lock.hpp"
 
 namespace gitopsd::worker {
 
@@ -348,6 +349,11 @@ RepositoryReconciler::RepositoryReconciler(const Repository& repository, WorkerC
 RepositoryReconciler::~RepositoryReconciler() = default;
 
 bool RepositoryReconciler::reconcile(std::vector<Event> events, std::stop_token stop) {
+  // Another worker on this state_dir may hold the repository (a rebalance hands it over
+  // while the old owner still applies): wait for it, so two never fetch or apply it at once.
+  const auto lock = RepositoryLock::acquire(impl_->worker().state_dir, impl_->repository.name,
+                                            RepositoryLock::Scope::reconcile, stop);
+  if (!lock) return false;  // stopped while waiting: the events come again
   return impl_->reconcile(std::move(events), stop);
 }
 
