@@ -101,7 +101,7 @@ TEST(SharedStateDirTest, WorkersStartedTogetherNeverCollideOnTheirFiles) {
         const std::string repo(v["repository"].as_string());
         if (v["status"] == "applied") {
           applies[repo].emplace_back(v["started_at"].as_string(), v["finished_at"].as_string());
-          if (v["commit"] == heads[repo]) done.insert(repo);
+          if (v["commit"] == heads[repo].c_str()) done.insert(repo);
         }
         EXPECT_NE(v["status"], "failed") << records[seen].value;
       }
