@@ -95,14 +95,14 @@ Mirror::Mirror(const Repository& repository, const std::string& state_dir)
   impl_->repository = repository;
   impl_->directory =
       (std::filesystem::path(state_dir) / "mirrors" / (repository.name + ".git")).string();
-  // Workers sharing state_dir may set up the same mirror at the same moment: git's
-  // config.lock would fail all but one.
-  const auto setup_lock =
-      RepositoryLock::acquire(state_dir, repository.name, RepositoryLock::Scope::mirror_setup);
   std::error_code ec;
   std::filesystem::create_directories(impl_->directory, ec);
   if (ec)
     throw std::runtime_error("cannot create mirror " + impl_->directory + ": " + ec.message());
+  // Workers sharing state_dir may set up the same mirror at the same moment: git's
+  // config.lock would fail all but one.
+  const auto setup_lock =
+      RepositoryLock::acquire(state_dir, repository.name, RepositoryLock::Scope::mirror_setup);
   git_repository* raw = nullptr;
   int rc = git_repository_open_bare(&raw, impl_->directory.c_str());
   if (rc != 0) rc = git_repository_init(&raw, impl_->directory.c_str(), 1);
