@@ -69,6 +69,30 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+namespace {
+// True if a TCP socket can bind 127.0.0.1:port right now.
+bool port_is_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return free;
+}
+}  // namespace
+
+int free_port_range(int count) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int base = free_port();
+    bool all = base + count - 1 <= 65535;
+    for (int p = base + 1; all && p < base + count; ++p) all = port_is_free(p);
+    if (all) return base;
+  }
+  throw std::runtime_error("no " + std::to_string(count) + " consecutive free ports");
+}
+
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "gitopsd-test-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");

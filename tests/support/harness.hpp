@@ -24,6 +24,9 @@ std::string kafka_version();
 std::string unique_name(const std::string& prefix);
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
+// The first of `count` consecutive loopback ports that are all free right now: for the
+// admin ports of gitopsd-worker --instance 1..count (admin_listen's port + N - 1).
+int free_port_range(int count);
 // Fresh directory under /tmp, removed by the destructor.
 class TempDir {
  public:

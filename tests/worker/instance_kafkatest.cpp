@@ -1,9 +1,6 @@
 // Several gitopsd-worker@N on one host read one config file: `--instance N` moves each
 // one's admin endpoint to admin_listen's port + N - 1, so they start side by side.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "harness.hpp"
 
@@ -12,22 +9,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// True if a TCP socket can bind 127.0.0.1:port right now.
-bool port_is_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return free;
-}
-
 TEST(WorkerInstanceTest, InstancesOnOneConfigServeConsecutiveAdminPorts) {
   TempDir dir;
-  int base = free_port();
-  while (!port_is_free(base + 1)) base = free_port();
+  const int base = free_port_range(2);
   auto config = dir.write(
       "gitopsd.yaml",
       "kafka:\n  brokers: \"" + kafka_bootstrap() + "\"\n  topics: {events: " + unique_name("events") +

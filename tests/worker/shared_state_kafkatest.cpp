@@ -57,7 +57,7 @@ TEST(SharedStateDirTest, WorkersStartedTogetherNeverCollideOnTheirFiles) {
   const std::string events = unique_name("events");
   const std::string results_topic = unique_name("results");
   create_topic(bootstrap, events, kRepositories);
-  int admin = free_port();
+  const int admin = free_port_range(kWorkers);
   const auto config = dir.write(
       "gitopsd.yaml",
       "kafka:\n  brokers: \"" + bootstrap + "\"\n  topics: {events: " + events + ", results: " +
