@@ -5,6 +5,9 @@
 #include "gitopsd/worker/reconciler.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -182,6 +185,34 @@ TEST_F(ReconcilerTest, PushIsAppliedAndItsStatePublished) {
   EXPECT_EQ(states[1].commit, second);
   EXPECT_EQ(states[1].status, ResultStatus::applied);
   EXPECT_TRUE(sink_.dead_letters().empty());
+}
+
+// Another worker on the same state_dir holds the repository: the reconcile waits for it, and
+// a stop while waiting leaves the events uncommitted. A state_dir whose lock cannot be made
+// fails the batch (redone later) instead of ending the worker.
+TEST_F(ReconcilerTest, WaitsForTheRepositoryLockAndGivesUpOnStopOrAnUnusableStateDir) {
+  reconciler();
+  const std::string lock_path = dir_.path() + "/state/locks/infra.reconcile.lock";
+  fs::create_directories(fs::path(lock_path).parent_path());
+  const int held = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.request_stop();
+  });
+  EXPECT_FALSE(reconcile({push(kZeroSha, first_)}, stop.get_token()));
+  stopper.join();
+  EXPECT_TRUE(sink_.results().empty()) << "nothing may run while another worker holds it";
+  ::close(held);  // released: the same events now apply
+  ASSERT_TRUE(reconcile({push(kZeroSha, first_)}));
+  ASSERT_EQ(sink_.results().size(), 1u);
+
+  fs::remove_all(dir_.path() + "/state/locks");
+  { std::ofstream(dir_.path() + "/state/locks") << "not a directory"; }
+  EXPECT_FALSE(reconcile({push(kZeroSha, first_)}));
+  EXPECT_EQ(sink_.results().size(), 1u);
 }
 
 // Rule 2: a batch of waiting events is served by one apply of the newest commit.

@@ -351,8 +351,16 @@ RepositoryReconciler::~RepositoryReconciler() = default;
 bool RepositoryReconciler::reconcile(std::vector<Event> events, std::stop_token stop) {
   // Another worker on this state_dir may hold the repository (a rebalance hands it over
   // while the old owner still applies): wait for it, so two never fetch or apply it at once.
-  const auto lock = RepositoryLock::acquire(impl_->worker().state_dir, impl_->repository.name,
-                                            RepositoryLock::Scope::reconcile, stop);
+  std::optional<RepositoryLock> lock;
+  try {
+    lock = RepositoryLock::acquire(impl_->worker().state_dir, impl_->repository.name,
+                                   RepositoryLock::Scope::reconcile, stop);
+  } catch (const std::exception& e) {
+    // state_dir became unusable under us: not this batch's fault, and no reason to end the
+    // worker; the events stay uncommitted and come again.
+    impl_->log->error("repository={} {}", impl_->repository.name, e.what());
+    return false;
+  }
   if (!lock) return false;  // stopped while waiting: the events come again
   return impl_->reconcile(std::move(events), stop);
 }
