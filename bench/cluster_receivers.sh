@@ -124,33 +124,12 @@ bootstrap=$("$root/deploy/kafka/broker.sh" start --dir "$tmp/kafka" --nodes 3 --
   || die "the Kafka cluster did not start"
 log "cluster: $bootstrap"
 
-# One config per receiver (its own ports); the same topics, repository and secret.
-config() {  # config N PORT ADMIN_PORT
-  cat >"$tmp/gitopsd-$1.yaml" <<YAML
-kafka:
-  brokers: "$bootstrap"
-receiver:
-  listen: "127.0.0.1:$2"
-  admin_listen: "127.0.0.1:$3"
-repositories:
-  - name: infra
-    provider: github
-    match: acme/infra
-    url: https://github.com/acme/infra.git
-    branch: main
-    secrets: [{file: $tmp/secret}]
-    targets:
-      - name: web
-        path: web
-        apply: {type: files, dest: /tmp/x}
-YAML
-}
 read -r -a ports <<<"$(python3 -c 'import socket
 s=[socket.socket() for _ in range(4)]
 [x.bind(("127.0.0.1",0)) for x in s]
 print(" ".join(str(x.getsockname()[1]) for x in s))')"
-config a "${ports[0]}" "${ports[1]}"
-config b "${ports[2]}" "${ports[3]}"
+receiver_config "$tmp/gitopsd-a.yaml" "${ports[0]}" "${ports[1]}"
+receiver_config "$tmp/gitopsd-b.yaml" "${ports[2]}" "${ports[3]}"
 "$gitopsctl" init-topics --partitions "$partitions" --replication 3 --config "$tmp/gitopsd-a.yaml" >&2 \
   || die "gitopsctl init-topics failed"
 

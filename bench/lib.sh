@@ -72,3 +72,26 @@ make_payload() {
   log "payload: $payload_bytes bytes, $signature"
   wrong_sig="sha256=$(printf '%s' "$check" | tr '0-9a-f' '1-9a-f0')"
 }
+
+# receiver_config FILE PORT ADMIN_PORT: a receiver on $bootstrap for GitHub repository
+# acme/infra signed with $tmp/secret.
+receiver_config() {
+  cat >"$1" <<YAML
+kafka:
+  brokers: "$bootstrap"
+receiver:
+  listen: "127.0.0.1:$2"
+  admin_listen: "127.0.0.1:$3"
+repositories:
+  - name: infra
+    provider: github
+    match: acme/infra
+    url: https://github.com/acme/infra.git
+    branch: main
+    secrets: [{file: $tmp/secret}]
+    targets:
+      - name: web
+        path: web
+        apply: {type: files, dest: /tmp/x}
+YAML
+}

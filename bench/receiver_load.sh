@@ -136,24 +136,7 @@ if [ "$baseline_only" = 0 ]; then
   rport=$(free_port); aport=$(free_port)
   while [ "$aport" = "$rport" ]; do aport=$(free_port); done
   mkdir -p "$tmp/apply"
-  cat >"$tmp/gitopsd.yaml" <<YAML
-kafka:
-  brokers: "$bootstrap"
-receiver:
-  listen: "127.0.0.1:$rport"
-  admin_listen: "127.0.0.1:$aport"
-repositories:
-  - name: infra
-    provider: github
-    match: acme/infra
-    url: https://github.com/acme/infra.git
-    branch: main
-    secrets: [{file: $tmp/secret}]
-    targets:
-      - name: web
-        path: web
-        apply: {type: files, dest: /tmp/x}
-YAML
+  receiver_config "$tmp/gitopsd.yaml" "$rport" "$aport"
   log "starting $receiver (listen 127.0.0.1:$rport, admin 127.0.0.1:$aport)"
   "$receiver" --config "$tmp/gitopsd.yaml" >"$tmp/receiver.log" 2>&1 &
   receiver_pid=$!
