@@ -30,9 +30,10 @@ baseline_only=0
 receiver_only=0
 keep=0
 
+prog=receiver_load
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "receiver_load: error: $*" >&2; exit 1; }
-log() { echo "==> $*" >&2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,19 +72,6 @@ receiver_pid=""
 webhook_pid=""
 broker_started=0
 
-stop_pid() {   # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1 name=$2
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "receiver_load: $name (pid $pid) did not stop on SIGTERM within 10 s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
 stop_receiver() { stop_pid "$receiver_pid" gitopsd-receiver; receiver_pid=""; }
 stop_webhook() { stop_pid "$webhook_pid" webhook; webhook_pid=""; }
 stop_broker() {
@@ -110,45 +98,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-nonce() { python3 -c 'import secrets; print(secrets.token_hex(4))'; }
-
-# wait_http URL SECONDS PID NAME: until GET URL answers 200, the process being alive.
-wait_http() {
-  local url=$1 secs=$2 pid=$3 name=$4 code
-  for _ in $(seq 1 $((secs * 10))); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      local st=0; wait "$pid" 2>/dev/null || st=$?
-      echo "receiver_load: $name exited (status $st) before answering on $url" >&2
-      return 1
-    fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
-    [ "$code" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "receiver_load: $name did not answer 200 on $url within $secs s (last: ${code:-none})" >&2
-  return 1
-}
-
-# post URL SIGNATURE DELIVERY -> prints the HTTP status (000 when no answer)
-post() {
-  local url=$1 sig=$2 delivery=$3 hdr=()
-  [ -n "$sig" ] && hdr=(-H "X-Hub-Signature-256: $sig")
-  curl -s -o "$tmp/last_body" -w '%{http_code}' --max-time 10 \
-       -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
-       -H "X-GitHub-Delivery: $delivery" "${hdr[@]}" \
-       --data-binary @"$tmp/payload.json" "$url" 2>/dev/null || true
-}
-
-# cpu_ticks PID: the CPU time the process has used, in clock ticks: utime + stime of all its
-# threads, plus cutime + cstime of the children it has waited for (webhook's /bin/true).
-cpu_ticks() {
-  # Fields after the ")" that ends the command name: utime is the 12th, then stime, cutime, cstime.
-  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}'
-}
-
 # run_wrk NAME URL ACK_MODE PID: warm-up (if any), then the measured run; leaves $tmp/NAME.bench
 # and $tmp/NAME.cpu (the server's CPU seconds over the measured run).
 run_wrk() {
@@ -174,18 +123,7 @@ run_wrk() {
 
 # ---------------------------------------------------------------- payload
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
-printf '%s\n' "bench-secret-$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >"$tmp/secret"
-chmod 600 "$tmp/secret"
-python3 "$here/gen_payload.py" --out "$tmp/payload.json" --secret-file "$tmp/secret" \
-        --sig-out "$tmp/signature" >/dev/null 2>&1 || die "payload generation failed"
-secret=$(head -n1 "$tmp/secret")
-signature=$(cat "$tmp/signature")
-# Independent check of the signature with openssl.
-check=$(openssl dgst -sha256 -hmac "$secret" -r <"$tmp/payload.json" | cut -d' ' -f1)
-[ "sha256=$check" = "$signature" ] || die "signature mismatch between python3 and openssl"
-payload_bytes=$(wc -c <"$tmp/payload.json")
-log "payload: $payload_bytes bytes, $signature"
-wrong_sig="sha256=$(printf '%s' "$check" | tr '0-9a-f' '1-9a-f0')"
+make_payload
 
 # ---------------------------------------------------------------- gitopsd-receiver
 if [ "$baseline_only" = 0 ]; then
@@ -198,24 +136,7 @@ if [ "$baseline_only" = 0 ]; then
   rport=$(free_port); aport=$(free_port)
   while [ "$aport" = "$rport" ]; do aport=$(free_port); done
   mkdir -p "$tmp/apply"
-  cat >"$tmp/gitopsd.yaml" <<YAML
-kafka:
-  brokers: "$bootstrap"
-receiver:
-  listen: "127.0.0.1:$rport"
-  admin_listen: "127.0.0.1:$aport"
-repositories:
-  - name: infra
-    provider: github
-    match: acme/infra
-    url: https://github.com/acme/infra.git
-    branch: main
-    secrets: [{file: $tmp/secret}]
-    targets:
-      - name: web
-        path: web
-        apply: {type: files, dest: /tmp/x}
-YAML
+  receiver_config "$tmp/gitopsd.yaml" "$rport" "$aport"
   log "starting $receiver (listen 127.0.0.1:$rport, admin 127.0.0.1:$aport)"
   "$receiver" --config "$tmp/gitopsd.yaml" >"$tmp/receiver.log" 2>&1 &
   receiver_pid=$!
