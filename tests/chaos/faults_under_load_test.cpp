@@ -34,6 +34,7 @@
 
 #include "gitopsd/c_handle.hpp"
 #include "gitopsd/crypto.hpp"
+#include "cluster.hpp"
 #include "git_servers.hpp"
 #include "harness.hpp"
 #include "payloads.hpp"
@@ -84,24 +85,11 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
-}
-
-// ---- The cluster (deploy/kafka/broker.sh --nodes 3, started by the kafka_cluster fixture) ----
+// ---- The cluster (tests/chaos/cluster.hpp): signals to its nodes, restarts, leaders ----
 
 class Cluster {
  public:
-  explicit Cluster(std::string dir) : dir_(std::move(dir)) {
-    auto r = run_command({broker_sh(), "status", "--dir", dir_});
-    if (r.exit_code != 0) throw std::runtime_error("the Kafka cluster is not running: " + r.output);
-    // stdout's bootstrap list, among stderr's words about it
-    std::istringstream lines(r.output);
-    for (std::string line; std::getline(lines, line);)
-      if (line.starts_with("127.0.0.1:")) bootstrap_ = trim(line);
-    if (bootstrap_.empty()) throw std::runtime_error("broker.sh status named no bootstrap list: " + r.output);
-  }
+  Cluster() : dir_(kafka_cluster_dir()), bootstrap_(kafka_cluster_bootstrap()) {}
   const std::string& bootstrap() const { return bootstrap_; }
   pid_t pid(int node) const { return std::stoi(read_text(node_dir(node) + "/broker.pid")); }
   void signal(int node, int sig) const { ::kill(pid(node), sig); }
@@ -209,7 +197,7 @@ struct Fault {
 class ChaosTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<Cluster>(GITOPSD_TEST_KAFKA_CLUSTER_DIR);
+    cluster_ = std::make_unique<Cluster>();
     dir_.write("secret", kSecret);
     fs::create_directories(dests());
     for (int r = 0; r < kRepositories; ++r) {
