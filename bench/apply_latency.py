@@ -54,6 +54,7 @@ class Results:
 
     def __init__(self, bootstrap, topic):
         self.seen = {}
+        self.workers = {}  # (repository, commit) -> the worker id ("host:pid") that applied it
         self.cond = threading.Condition()
         self.argv = ["kcat", "-b", bootstrap, "-t", topic, "-C", "-u", "-q", "-f", "%s\n"]
         threading.Thread(target=self._read, daemon=True).start()
@@ -70,6 +71,7 @@ class Results:
                 if r.get("status") == "applied":
                     with self.cond:
                         self.seen.setdefault((r["repository"], r["commit"]), time.monotonic())
+                        self.workers.setdefault((r["repository"], r["commit"]), r["worker"])
                         self.cond.notify_all()
             proc.wait()
             time.sleep(0.2)

@@ -89,17 +89,32 @@ std::int32_t partition_of(const std::string& key, std::int32_t partitions) {
                                                     nullptr, nullptr);
 }
 
-KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id) {
+KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id,
+                                const std::optional<std::string>& group_instance_id) {
+  KafkaSettings fixed = {
+      // Offsets are stored by the worker once outcomes are published.
+      {"group.id", group_id},
+      {"enable.auto.offset.store", "false"},
+      {"enable.auto.commit", "true"},
+      {"partition.assignment.strategy", "cooperative-sticky"}};
+  // One per process: a value from kafka.properties, which every instance shares, would have
+  // the instances fence each other out of the group.
+  if (group_instance_id) fixed.emplace_back("group.instance.id", *group_instance_id);
   return client_settings(
       kafka, "gitopsd-worker",
       {{"auto.offset.reset", "earliest"},
        // A fresh cluster without `gitopsctl init-topics` still works where the broker allows it.
-       {"allow.auto.create.topics", "true"}},
-      // Not overridable: offsets are stored by the worker once outcomes are published.
-      {{"group.id", group_id},
-       {"enable.auto.offset.store", "false"},
-       {"enable.auto.commit", "true"},
-       {"partition.assignment.strategy", "cooperative-sticky"}});
+       {"allow.auto.create.topics", "true"},
+       // A worker that dies without leaving (SIGKILL, a crashed host) keeps its repositories
+       // until the coordinator misses its heartbeats for session.timeout.ms; librdkafka's 45 s
+       // made a takeover take 45-74 s. 10 s, plus the rebalance, applies again within 15 s
+       // (bench/rebalance.sh) and stays clear of the brokers' group.min.session.timeout.ms
+       // (6 s by default). Heartbeats come from librdkafka's own thread, so a long apply never
+       // misses one; a tenth of the session is several chances before it ends, and is how
+       // soon the others hear of a rebalance.
+       {"session.timeout.ms", "10000"},
+       {"heartbeat.interval.ms", "1000"}},
+      fixed);
 }
 
 KafkaSettings reader_settings(const KafkaConfig& kafka) {

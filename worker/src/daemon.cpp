@@ -18,7 +18,7 @@ namespace gitopsd::worker {
 struct Daemon::Impl {
   Impl(std::shared_ptr<const Config> config, std::optional<std::string> log_level_override,
        unsigned instance)
-      : engine(config, metrics),
+      : engine(config, metrics, WorkerTimings{}, instance),
         admin(io, instance_address(config->worker.admin_listen, instance), metrics,
               [this] { return engine.ready(); }),
         reloader(config, BrokerUse::cluster, DaemonKind::worker, metrics,

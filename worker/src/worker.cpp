@@ -23,10 +23,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string worker_id() {
+std::string host_name() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + std::to_string(::getpid());
+  return host;
+}
+
+std::string worker_id() { return host_name() + ":" + std::to_string(::getpid()); }
+
+// gitopsd-worker@N is the static group member "<host>-<N>": the same after a restart, and
+// unique as long as host names are (as the worker ids in results already assume). A worker
+// without --instance stays a dynamic member: nothing names it across restarts, and two such
+// workers on one host would otherwise share an id and fence each other out.
+std::optional<std::string> group_instance_id(unsigned instance) {
+  if (instance == 0) return std::nullopt;
+  return host_name() + "-" + std::to_string(instance);
 }
 
 // One partition's events being reconciled on a thread while the partition is paused.
@@ -42,7 +53,7 @@ struct Batch {
 }  // namespace
 
 struct Worker::Impl {
-  Impl(std::shared_ptr<const Config> initial, Metrics& m, const WorkerTimings& t)
+  Impl(std::shared_ptr<const Config> initial, Metrics& m, const WorkerTimings& t, unsigned instance)
       : config(std::move(initial)),
         metrics(m),
         timings(t),
@@ -54,7 +65,7 @@ struct Worker::Impl {
         log(logger("worker")),
         // Lost partitions are handled as revoked ones: their batches finish, the group refuses
         // their commit (it has moved on), and their new owner redoes them.
-        consumer(consumer_settings(config->kafka, config->worker.group_id),
+        consumer(consumer_settings(config->kafka, config->worker.group_id, group_instance_id(instance)),
                  {.assigned = [this](const auto& partitions) { on_assigned(partitions); },
                   .revoked = [this](const auto& partitions) { on_revoked(partitions); }}) {
     // Made now, so a mirror that cannot be opened stops the start; after a reload, anew
@@ -146,8 +157,20 @@ struct Worker::Impl {
 
   // ---- rebalancing -------------------------------------------------------------------------
 
+  // What an operator (and a test) sees of the group's churn: a crash, a restart without
+  // static membership, a new worker each cost every member a rebalance step or more.
+  void count_rebalance(const char* change) {
+    metrics.counter("gitopsd_consumer_rebalances_total",
+                    "Rebalance steps this worker took part in, by what they did to it",
+                    {{"change", change}})
+        .inc();
+    metrics.gauge("gitopsd_consumer_partitions", "Partitions of the events topic this worker owns")
+        .set(static_cast<double>(assigned.size()));
+  }
+
   void on_assigned(const KafkaConsumer::Partitions& partitions) {
     for (const auto& p : partitions) assigned.insert(p.partition);
+    count_rebalance("assigned");
     log->info("assigned partitions={} worker={}", partitions.size(), id);
     load_state();
     // Also when the assignment is empty (more workers than partitions): the worker is a
@@ -166,6 +189,7 @@ struct Worker::Impl {
       waiting_since.erase(p.partition);
       assigned.erase(p.partition);
     }
+    count_rebalance("revoked");
     consumer.commit();
     log->info("revoked partitions={} worker={}", partitions.size(), id);
   }
@@ -387,8 +411,9 @@ struct Worker::Impl {
   }
 };
 
-Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings)
-    : impl_(std::make_unique<Impl>(std::move(config), metrics, timings)) {}
+Worker::Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings,
+               unsigned instance)
+    : impl_(std::make_unique<Impl>(std::move(config), metrics, timings, instance)) {}
 Worker::~Worker() = default;
 void Worker::run(std::stop_token stop) { impl_->run(stop); }
 bool Worker::ready() const { return impl_->producer.connected(); }

@@ -34,8 +34,14 @@ KafkaSettings client_settings(const KafkaConfig& kafka, const std::string& clien
 // partitioner that partition_of() computes).
 KafkaSettings producer_settings(const KafkaConfig& kafka, const std::string& client_id,
                                 Duration delivery_timeout);
-// The worker's group consumer: it stores its own offsets once outcomes are published.
-KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id);
+// The worker's group consumer: it stores its own offsets once outcomes are published. Its
+// defaults (kafka.properties may change them): session.timeout.ms 10000 and
+// heartbeat.interval.ms 1000, so a crashed worker's partitions move within about 12 s.
+// With `group_instance_id` it is a static member (KIP-345) under that id, which no property
+// may change: restarted within the session timeout it gets its partitions back without a
+// rebalance, and closing it does not leave the group.
+KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id,
+                                const std::optional<std::string>& group_instance_id = std::nullopt);
 // A consumer outside any group that reads whole topics (topic_reader.hpp): commits nothing.
 KafkaSettings reader_settings(const KafkaConfig& kafka);
 // gitopsctl's admin client (init-topics).

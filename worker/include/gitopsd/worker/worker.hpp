@@ -17,8 +17,12 @@ namespace gitopsd::worker {
 
 class Worker {
  public:
+  // `instance` is gitopsd-worker@N's N (0: none): instance N joins the group as the static
+  // member "<host name>-<N>", so restarted within the session timeout it gets its partitions
+  // back without a rebalance (and stopped, its partitions wait that long for it).
   // Throws std::runtime_error when librdkafka refuses the settings.
-  Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings = {});
+  Worker(std::shared_ptr<const Config> config, Metrics& metrics, const WorkerTimings& timings = {},
+         unsigned instance = 0);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
