@@ -99,8 +99,9 @@ class KafkaConsumer {
   // is made); nullopt while either is unknown.
   std::optional<std::int64_t> lag(const KafkaPartition& partition);
 
-  // Leaves the group (its revoked hook runs; with enable.auto.commit the stored offsets are
-  // committed). Further calls do nothing.
+  // Gives up the assignment (its revoked hook runs; with enable.auto.commit the stored offsets
+  // are committed) and leaves the group, except as a static member (group.instance.id), whose
+  // partitions wait for it to come back within the session timeout. Further calls do nothing.
   void close();
 
  private:
