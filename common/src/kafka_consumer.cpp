@@ -137,6 +137,14 @@ std::optional<KafkaMessage> KafkaConsumer::poll(Duration timeout) {
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
       return std::nullopt;
+    case RdKafka::ERR__FATAL: {
+      // A static member fenced by the coordinator (after its session timed out while the
+      // coordinator was unreachable, librdkafka #3437): this handle never consumes again.
+      std::string reason;
+      impl_->consumer->fatal_error(reason);
+      throw std::runtime_error("the Kafka consumer failed for good (" + reason +
+                               "); the process ends so that it is started afresh");
+    }
     default:
       logger("kafka")->warn("consume error={}", RdKafka::err2str(m->err()));
       return std::nullopt;

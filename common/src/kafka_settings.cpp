@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 #include <string_view>
 
@@ -53,6 +54,14 @@ std::string lower(std::string s) {
 }
 
 void ignore_log(const rd_kafka_t*, int, const char*, const char*) {}
+
+// A numeric property of `conf`: what was set, else librdkafka's default.
+long long conf_number(const rd_kafka_conf_t* conf, const char* name) {
+  char value[64] = "";
+  std::size_t size = sizeof value;
+  if (rd_kafka_conf_get(conf, name, value, &size) != RD_KAFKA_CONF_OK) return 0;
+  return std::atoll(value);
+}
 
 using ConfHolder = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
 
@@ -163,6 +172,15 @@ std::optional<std::string> try_kafka_client(const KafkaSettings& settings, bool 
     if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), error, sizeof error) !=
         RD_KAFKA_CONF_OK)
       return hide_values(error, settings);
+  }
+  if (!producer) {
+    // librdkafka takes a heartbeat as slow as the session, and the group coordinator then drops
+    // the worker it has just let in, again and again: no partition is ever worked on.
+    const auto session = conf_number(conf.get(), "session.timeout.ms");
+    const auto heartbeat = conf_number(conf.get(), "heartbeat.interval.ms");
+    if (heartbeat >= session)
+      return "heartbeat.interval.ms (" + std::to_string(heartbeat) +
+             ") must be below session.timeout.ms (" + std::to_string(session) + ")";
   }
   rd_kafka_t* client = rd_kafka_new(producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
                                     conf.get(), error, sizeof error);

@@ -793,6 +793,10 @@ TEST_F(ConfigTest, RejectsKafkaPropertiesThatClashWithGitopsdsOwnSettings) {
                             "receive.message.max.bytes: 1000000}\n";
   expect_error(fetch, "2:15", "for the worker's consumer: ");
   EXPECT_THAT(error_of(fetch), HasSubstr("`receive.message.max.bytes`"));
+  // Each fine alone; together the group would drop the worker between its heartbeats.
+  expect_error("kafka:\n  properties: {heartbeat.interval.ms: 12000}\n", "2:15",
+               "for the worker's consumer: heartbeat.interval.ms (12000) must be below "
+               "session.timeout.ms (10000)");
 }
 
 // librdkafka loads the TLS files a property names when the client is created.

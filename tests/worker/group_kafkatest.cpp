@@ -2,6 +2,7 @@
 // (no session timeout set in the test): every repository is applied by exactly one of them;
 // when one dies the other takes over its repositories; and gitopsd-worker@N restarted at once
 // gets its partitions back without the other worker taking part in a rebalance.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -231,6 +232,25 @@ TEST_F(WorkerGroupTest, RestartedInstanceGetsItsPartitionsBackWithoutARebalance)
     auto v = json::parse(records[i].value).as_object();
     EXPECT_FALSE(v2_events.contains(v["event_id"].as_string().c_str())) << records[i].value;
   }
+}
+
+// A second gitopsd-worker --instance 1 on the host (run by hand next to the unit, with its own
+// admin port) takes over the static membership. The first one's consumer is fenced, which is
+// fatal to it (as after a session that timed out while the coordinator was unreachable,
+// librdkafka #3437): it must end with status 1 and say why, so systemd starts it afresh,
+// instead of staying up consuming nothing.
+TEST_F(WorkerGroupTest, FencedStaticMemberEndsWithStatusOneAndSaysWhy) {
+  auto first = start_worker(write_worker_config("first", free_port()), "first", {"--instance", "1"});
+  ASSERT_TRUE(wait_until([&] { return group_assignments(setup_.bootstrap, group_) == std::vector<int>{kRepositories}; },
+                         60s)) << first->log();
+  auto second = start_worker(write_worker_config("second", free_port()), "second", {"--instance", "1"});
+  EXPECT_EQ(first->wait(60s), std::optional<int>(1)) << first->log();
+  EXPECT_THAT(first->log(), ::testing::HasSubstr("the Kafka consumer failed for good"));
+  EXPECT_THAT(first->log(), ::testing::HasSubstr("fenced"));
+  // The one that fenced it works: every repository is applied by it.
+  auto applied = wait_applied(push_round("v1"), 60s);
+  ASSERT_EQ(applied.size(), static_cast<std::size_t>(kRepositories)) << second->log();
+  EXPECT_EQ(repositories_of(applied, *second).size(), static_cast<std::size_t>(kRepositories));
 }
 
 }  // namespace

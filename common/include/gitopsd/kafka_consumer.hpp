@@ -64,7 +64,8 @@ class KafkaConsumer {
   void assign(const std::vector<std::pair<KafkaPartition, std::int64_t>>& from);
 
   // The next message within `timeout`; nullopt when none came: timed out, a partition's end
-  // (enable.partition.eof), or a consumer error (logged as a warning to "kafka").
+  // (enable.partition.eof), or a consumer error (logged as a warning to "kafka"). Throws
+  // std::runtime_error on a fatal error, after which this consumer can never consume again.
   std::optional<KafkaMessage> poll(Duration timeout);
 
   // Paused partitions deliver nothing (their prefetched messages are dropped and fetched again
