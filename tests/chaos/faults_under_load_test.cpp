@@ -8,7 +8,9 @@
 // Recovery figures are printed and written to chaos-figures.txt; they are not asserted.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +221,7 @@ class ChaosTest : public ::testing::Test {
     stop_load_ = true;
     for (auto& t : threads_)
       if (t.joinable()) t.join();
+    if (supervisor_.joinable()) supervisor_.join();
     // A broker left stopped would hang the next test's clients.
     if (cluster_)
       for (int node = 1; node <= 3; ++node) {
@@ -412,32 +415,66 @@ class ChaosTest : public ::testing::Test {
     }
   }
 
+  // systemd's Restart=on-failure with gitopsd-worker@.service's RestartSec=5s, for a worker
+  // that ends by itself (the faults restart the workers they stop). Each such end is counted.
+  void supervisor() {
+    std::optional<Clock::time_point> due[kWorkers];
+    while (!stop_load_ && !stop_supervising_) {
+      {
+        std::lock_guard lock(workers_mutex_);
+        for (int n = 1; n <= kWorkers; ++n) {
+          auto& worker = *workers_[n - 1];
+          if (worker.running()) continue;
+          if (!due[n - 1]) {
+            due[n - 1] = Clock::now() + 5s;
+            worker_stops_.push_back({worker.pid(), Clock::now(), "ended by itself, restarted 5 s later"});
+            self_ended_.push_back({n, worker.wait(0ms).value_or(-1), worker.log()});
+          } else if (Clock::now() >= *due[n - 1]) {
+            due[n - 1].reset();
+            start_worker(n);
+          }
+        }
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+
   // ---- Faults ----
 
   // SIGKILLs the worker that is applying an exchange target right now: a stage directory
-  // beside dest exists only during an apply, and the repository's reconcile lock (flock) names
-  // the process holding it in /proc/locks. Returns the instance killed (0: none caught).
+  // beside dest exists only during an apply (inotify says the moment one is made), and the
+  // repository's reconcile lock (flock) names the process holding it in /proc/locks. Returns
+  // the instance killed (0: none caught within 30 s). Called with workers_mutex_ held.
   int kill_worker_mid_apply() {
+    const int watch = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (watch < 0 || ::inotify_add_watch(watch, dests().c_str(), IN_CREATE | IN_ONLYDIR) < 0) return 0;
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      for (const auto& entry : fs::directory_iterator(dests())) {
-        const std::string name = entry.path().filename().string();
+    int killed = 0;
+    alignas(inotify_event) char buffer[8192];
+    while (killed == 0 && std::chrono::steady_clock::now() < deadline) {
+      pollfd ready{.fd = watch, .events = POLLIN, .revents = 0};
+      if (::poll(&ready, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(watch, buffer, sizeof buffer);
+      for (ssize_t at = 0; n > 0 && at < n && killed == 0;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        const std::string name = event->len ? event->name : "";
         const auto stage = name.find(".gitopsd-stage-");
         if (!name.starts_with(".") || stage == std::string::npos) continue;
         const std::string repo = name.substr(1, stage - 1);
         const pid_t holder = lock_holder(state_dir() + "/locks/" + repo + ".reconcile.lock");
-        for (int n = 1; n <= kWorkers; ++n) {
-          if (workers_[n - 1]->pid() == holder && fs::exists(entry.path())) {
-            worker_stops_.push_back({workers_[n - 1]->pid(), Clock::now(), "SIGKILL mid-apply"});
-            workers_[n - 1]->signal(SIGKILL);
-            mid_apply_repo_ = repo;
-            return n;
-          }
+        for (int w = 1; w <= kWorkers && killed == 0; ++w) {
+          if (workers_[w - 1]->pid() != holder) continue;
+          worker_stops_.push_back({holder, Clock::now(), "SIGKILL mid-apply"});
+          workers_[w - 1]->signal(SIGKILL);
+          killed = w;
+          mid_apply_repo_ = repo;
+          mid_apply_stage_ = dests() + "/" + name;
         }
       }
-      std::this_thread::sleep_for(1ms);
     }
-    return 0;
+    ::close(watch);
+    return killed;
   }
 
   static pid_t lock_holder(const std::string& lock_file) {
@@ -502,6 +539,16 @@ class ChaosTest : public ::testing::Test {
     std::string how;
   };
   std::vector<WorkerStop> worker_stops_;
+  struct SelfEnded {
+    int instance;
+    int status;
+    std::string log;
+  };
+  std::vector<SelfEnded> self_ended_;
+  std::mutex workers_mutex_;  // workers_ between the faults and the supervisor
+  std::thread supervisor_;
+  std::atomic<bool> stop_supervising_{false};
+  std::string mid_apply_stage_;
 };
 
 TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerWorkerAndReceiverFaults) {
@@ -510,6 +557,7 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   threads_.emplace_back([this] { pusher(); });
   for (int i = 0; i < kSenders; ++i) threads_.emplace_back([this] { sender(); });
   threads_.emplace_back([this] { sampler(); });
+  supervisor_ = std::thread([this] { supervisor(); });
 
   // 1. The leader of the events topic's partition 0 is SIGKILLed, and restarted 15 s later.
   std::this_thread::sleep_for(10s);
@@ -539,14 +587,19 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   settle();
   {
     auto& f = fault("SIGKILL of a worker mid-apply");
+    std::lock_guard lock(workers_mutex_);
     const int killed = kill_worker_mid_apply();
     f.at = Clock::now();
     EXPECT_NE(killed, 0) << "no worker was caught applying within 30 s";
-    f.what += killed ? " (worker " + std::to_string(killed) + ", applying " + mid_apply_repo_ + ")" : " (none caught)";
     if (killed) {
       workers_[killed - 1]->wait(10s);
+      // Its stage is still there, half filled: the apply was cut off before its switch.
+      f.what += " (worker " + std::to_string(killed) + ", applying " + mid_apply_repo_ +
+                (fs::exists(mid_apply_stage_) ? ", its unfinished stage left behind)" : ")");
       std::this_thread::sleep_for(1s);  // RestartSec=
       start_worker(killed);
+    } else {
+      f.what += " (none caught)";
     }
     f.ended = Clock::now();
   }
@@ -569,12 +622,15 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   {
     auto& f = fault("rolling restart of the workers");
     for (int n = 1; n <= kWorkers; ++n) {
-      worker_stops_.push_back({workers_[n - 1]->pid(), Clock::now(), "SIGTERM, restart"});
-      workers_[n - 1]->signal(SIGTERM);
-      EXPECT_EQ(workers_[n - 1]->wait(60s).value_or(-1), 0) << "worker " << n << " did not stop cleanly\n"
-                                               << workers_[n - 1]->log();
-      start_worker(n);
-      std::this_thread::sleep_for(3s);
+      {
+        std::lock_guard lock(workers_mutex_);
+        worker_stops_.push_back({workers_[n - 1]->pid(), Clock::now(), "SIGTERM, restart"});
+        workers_[n - 1]->signal(SIGTERM);
+        EXPECT_EQ(workers_[n - 1]->wait(60s).value_or(-1), 0) << "worker " << n << " did not stop cleanly\n"
+                                                 << workers_[n - 1]->log();
+        start_worker(n);
+      }
+      std::this_thread::sleep_for(3s);  // the next one once this one is back at work
     }
     f.ended = Clock::now();
   }
@@ -636,6 +692,8 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   stop_sampling_ = true;
   threads_.back().join();
   threads_.clear();
+  stop_supervising_ = true;
+  supervisor_.join();
   EXPECT_TRUE(did_converge) << "targets did not reach their tips\n" << logs();
   // One interval, plus the fetch and apply after it.
   EXPECT_LE(seconds_between(last_push, converged_at),
@@ -724,6 +782,13 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   EXPECT_GT(samples_, 1000u);
   for (const auto& v : violations_) ADD_FAILURE() << v;
 
+  // A worker may end by itself only as designed: status 1 after its consumer failed for good
+  // (a static member fenced after its session timed out while the coordinator was away).
+  for (const auto& ended : self_ended_) {
+    EXPECT_EQ(ended.status, 1) << "worker " << ended.instance << " ended by itself\n" << tail(ended.log);
+    EXPECT_NE(ended.log.find("the Kafka consumer failed for good"), std::string::npos) << tail(ended.log);
+  }
+
   // ---- Figures ----
   std::sort(applied_at.begin(), applied_at.end());
   std::ostringstream figures;
@@ -794,6 +859,7 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
     figures << " " << second << ":" << counts[0] << "/" << counts[1] << "/" << counts[2];
   figures << "\n  faults at:";
   for (const auto& f : faults_) figures << " " << seconds_between(t0, f.at) << "–" << seconds_between(t0, f.ended);
+  figures << "\n  workers that ended by themselves (restarted as systemd does): " << self_ended_.size();
   figures << "\n  webhooks: " << answers_.size() << " sent";
   for (auto& [status, count] : by_status) figures << ", " << count << " answered " << (status ? std::to_string(status) : "nothing");
   figures << "\n  events on the topic: " << published.size() << ", results: " << results
