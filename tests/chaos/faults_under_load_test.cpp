@@ -80,20 +80,13 @@ Clock::time_point parse_timestamp(const std::string& text) {
   return Clock::from_time_t(::timegm(&tm)) + std::chrono::milliseconds(millis);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // ---- The cluster (tests/chaos/cluster.hpp): signals to its nodes, restarts, leaders ----
 
 class Cluster {
  public:
   Cluster() : dir_(kafka_cluster_dir()), bootstrap_(kafka_cluster_bootstrap()) {}
   const std::string& bootstrap() const { return bootstrap_; }
-  pid_t pid(int node) const { return std::stoi(read_text(node_dir(node) + "/broker.pid")); }
+  pid_t pid(int node) const { return std::stoi(file_contents(node_dir(node) + "/broker.pid")); }
   void signal(int node, int sig) const { ::kill(pid(node), sig); }
   // Starts a node that is down again, on its own data and port; waits until it answers.
   void start(int node) const {
@@ -303,11 +296,11 @@ class ChaosTest : public ::testing::Test {
     std::string all;
     for (const auto& entry : fs::directory_iterator(dir_.path()))
       if (entry.path().extension() == ".log")
-        all += "---- " + entry.path().filename().string() + "\n" + tail(read_text(entry.path()));
+        all += "---- " + entry.path().filename().string() + "\n" + tail(file_contents(entry.path()));
     for (int i = 0; i < kReceivers; ++i)
       for (const auto& entry : fs::directory_iterator(receiver_dirs_[i].path()))
         if (entry.path().extension() == ".log")
-          all += "---- receiver " + entry.path().filename().string() + "\n" + tail(read_text(entry.path()));
+          all += "---- receiver " + entry.path().filename().string() + "\n" + tail(file_contents(entry.path()));
     return all;
   }
   static std::string tail(const std::string& text) {

@@ -415,8 +415,10 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-std::string Process::log() const {
-  std::ifstream in(log_path_);
+std::string Process::log() const { return file_contents(log_path_); }
+
+std::string file_contents(const std::string& path) {
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

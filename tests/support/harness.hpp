@@ -41,6 +41,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole of a file ("" when it cannot be read).
+std::string file_contents(const std::string& path);
+
 // Polls `condition` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step = std::chrono::milliseconds(20));

@@ -24,13 +24,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Runs a Worker on a thread of its own until stop().
 class RunningWorker {
  public:
@@ -121,7 +114,7 @@ TEST(WorkerTest, StopPastTheShutdownGraceStopsTheApplyReportsItAndLeavesItForThe
   auto redone = json::parse(records[1].value).as_object();
   EXPECT_EQ(redone["status"], "applied") << redone;
   EXPECT_EQ(redone["commit"], slow.c_str());
-  EXPECT_EQ(file_text(done), slow + "\n");
+  EXPECT_EQ(file_contents(done), slow + "\n");
 }
 
 // Rule 2 in the engine: events that wait together on a partition go to the reconciler as one
@@ -151,7 +144,7 @@ TEST(WorkerTest, EventsWaitingTogetherAreAppliedTogether) {
     applied += json::parse(record.value).at("status") == "applied" ? 1 : 0;
   EXPECT_GE(applied, 1u);
   EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2)) << "one apply per batch, not per event";
-  EXPECT_EQ(file_text(dest + "/index.html"), "<h1>v" + std::to_string(kPushes) + "</h1>\n");
+  EXPECT_EQ(file_contents(dest + "/index.html"), "<h1>v" + std::to_string(kPushes) + "</h1>\n");
 }
 
 }  // namespace
