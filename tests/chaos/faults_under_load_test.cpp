@@ -211,7 +211,11 @@ class ChaosTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    stop_load_ = true;
+    {
+      std::lock_guard lock(mutex_);  // so no sender misses the wake-up below
+      stop_load_ = true;
+    }
+    queued_.notify_all();
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     if (supervisor_.joinable()) supervisor_.join();
@@ -332,18 +336,23 @@ class ChaosTest : public ::testing::Test {
 
   void pusher() {
     auto next = std::chrono::steady_clock::now();
-    for (int n = 0; !stop_load_ && !stop_pushes_; ++n) {
-      const int r = n % kRepositories;
-      const std::string before = tips_[r];
-      commit_version(r);
-      repos_[static_cast<std::size_t>(r)]->push();
-      {
-        std::lock_guard lock(mutex_);
-        queue_.push_back({r, before, tips_[r]});
+    try {
+      for (int n = 0; !stop_load_ && !stop_pushes_; ++n) {
+        const int r = n % kRepositories;
+        const std::string before = tips_[r];
+        commit_version(r);
+        repos_[static_cast<std::size_t>(r)]->push();
+        {
+          std::lock_guard lock(mutex_);
+          queue_.push_back({r, before, tips_[r]});
+        }
+        queued_.notify_one();
+        next += kPushPeriod;
+        std::this_thread::sleep_until(next);
       }
-      queued_.notify_one();
-      next += kPushPeriod;
-      std::this_thread::sleep_until(next);
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex_);
+      load_errors_.push_back(std::string("the load generator could not push: ") + e.what());
     }
   }
 
@@ -522,7 +531,8 @@ class ChaosTest : public ::testing::Test {
   std::atomic<int> in_flight_[kReceivers] = {};
   std::vector<Answer> answers_;
   std::uint64_t samples_ = 0;
-  std::vector<std::string> violations_;
+  std::vector<std::string> violations_;  // what the dest samples saw
+  std::vector<std::string> load_errors_;
   std::vector<Fault> faults_;
   std::string mid_apply_repo_;
   Clock::time_point load_started_;
@@ -652,7 +662,10 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   std::this_thread::sleep_for(15s);
   stop_pushes_ = true;
   threads_[0].join();
-  stop_sending_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    stop_sending_ = true;
+  }
   queued_.notify_all();
   for (int i = 1; i <= kSenders; ++i) threads_[static_cast<std::size_t>(i)].join();
   for (int r = 0; r < kRepositories; ++r) {
@@ -774,6 +787,7 @@ TEST_F(ChaosTest, NothingAcknowledgedIsLostAndEveryTargetConvergesThroughBrokerW
   EXPECT_GT(failed_poison, 0) << "no commit over max_file_bytes was refused: failure-atomicity untested";
   EXPECT_GT(samples_, 1000u);
   for (const auto& v : violations_) ADD_FAILURE() << v;
+  for (const auto& e : load_errors_) ADD_FAILURE() << e;
 
   // A worker may end by itself only as designed: status 1 after its consumer failed for good
   // (a static member fenced after its session timed out while the coordinator was away).
