@@ -117,7 +117,7 @@ KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& gro
        // A worker that dies without leaving (SIGKILL, a crashed host) keeps its repositories
        // until the coordinator misses its heartbeats for session.timeout.ms; librdkafka's 45 s
        // made a takeover take 45-74 s. 10 s, plus the rebalance, applies again within 15 s
-       // (bench/rebalance.sh) and stays clear of the brokers' group.min.session.timeout.ms
+       // (bench/rebalance.py) and stays clear of the brokers' group.min.session.timeout.ms
        // (6 s by default). Heartbeats come from librdkafka's own thread, so a long apply never
        // misses one; a tenth of the session is several chances before it ends, and is how
        // soon the others hear of a rebalance.
