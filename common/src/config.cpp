@@ -26,6 +26,9 @@
 #include <tuple>
 #include <utility>
 
+#include <boost/url/parse.hpp>
+
+#include "gitopsd/crypto.hpp"
 #include "gitopsd/kafka_settings.hpp"
 
 namespace gitopsd {
@@ -480,6 +483,11 @@ class Parser {
   Repository repository(const Field& f, std::set<std::string>& names, Dests& dests) const;
   void url(const Field& f, const std::string& url) const;
   Secret secret(const Field& f) const;
+  Secret secret_file(const Field& f, const std::string& path) const;
+  std::string outbound_url(const Field& f, std::string url, bool secret = false) const;
+  ApiConfig api(const Field& f) const;
+  Sink sink(const Field& f, std::set<std::string>& names) const;
+  NotifyConfig notify(const Field& f) const;
   Credentials credentials(const Field& f) const;
   Target target(const Field& f, std::set<std::string>& names, Dests& dests) const;
   std::variant<FilesApply, ExecApply> apply(const Field& f, Dests& dests) const;
@@ -523,11 +531,12 @@ KafkaConfig Parser::kafka(const Field& f) const {
   }
   if (auto v = m.get("topics")) {
     const Map topics(*this, *v);
-    topics.only({"events", "results", "state", "dlq"});
+    topics.only({"events", "results", "state", "dlq", "statuses"});
     for (auto [key, topic] : {std::pair{"events", &c.topics.events},
                               std::pair{"results", &c.topics.results},
                               std::pair{"state", &c.topics.state},
-                              std::pair{"dlq", &c.topics.dlq}}) {
+                              std::pair{"dlq", &c.topics.dlq},
+                              std::pair{"statuses", &c.topics.statuses}}) {
       if (auto t = topics.get(key)) {
         *topic = text(*t);
         topic_name(*t, *topic);
@@ -692,20 +701,9 @@ Secret Parser::secret(const Field& f) const {
   m.only({"file", "env"});
   if (m.entries().size() != 1) fail(f, "expected exactly one of 'file' or 'env'");
   if (auto v = m.get("file")) {
-    const std::string path = text(*v);
-    std::string value;
-    if (const std::string error = read_file(path, value); !error.empty()) {
-      fail(f, "cannot read secret file '" + path + "': " + error);
-    }
-    if (value.ends_with("\r\n")) {
-      value.resize(value.size() - 2);
-    } else if (value.ends_with('\n')) {
-      value.pop_back();
-    }
-    if (value.empty()) fail(f, "secret file '" + path + "' is empty");
-    warn_if_exposed(f, path);
-    if (value.size() < kMinSecretBytes) warn(f, "secret file '" + path + "' " + kShort);
-    return Secret{std::move(value), "file " + path};
+    Secret secret = secret_file(f, text(*v));
+    if (secret.value.size() < kMinSecretBytes) warn(f, secret.origin + " " + kShort);
+    return secret;
   }
   const std::string name = text(m.need("env"));
   const char* value = std::getenv(name.c_str());
@@ -716,6 +714,145 @@ Secret Parser::secret(const Field& f) const {
     warn(f, "the secret in environment variable '" + name + "' " + kShort);
   }
   return Secret{value, "env " + name};
+}
+
+// Read whole, one trailing line break taken off; never empty, never a line break inside (it
+// would end an HTTP header early).
+Secret Parser::secret_file(const Field& f, const std::string& path) const {
+  std::string value;
+  if (const std::string error = read_file(path, value); !error.empty()) {
+    fail(f, "cannot read secret file '" + path + "': " + error);
+  }
+  if (value.ends_with("\r\n")) {
+    value.resize(value.size() - 2);
+  } else if (value.ends_with('\n')) {
+    value.pop_back();
+  }
+  if (value.empty()) fail(f, "secret file '" + path + "' is empty");
+  warn_if_exposed(f, path);
+  return Secret{std::move(value), "file " + path};
+}
+
+// An HTTP(S) URL the notifier posts to. The scheme is https, or http for a loopback host
+// only: a token or a signed notification would cross the network in the clear. A `secret`
+// URL (from url_file: a Slack URL is its own credential) is never quoted in an error.
+std::string Parser::outbound_url(const Field& f, std::string url, bool secret) const {
+  const std::string shown = secret ? "the URL in " + f.node.Scalar() : "'" + url + "'";
+  const auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) fail(f, shown + " is not an absolute URL");
+  const std::string scheme = ascii_lower(std::string(parsed->scheme()));
+  const std::string host = ascii_lower(std::string(parsed->host()));
+  if (scheme != "https" && scheme != "http") fail(f, shown + " is not http(s)");
+  if (host.empty()) fail(f, shown + " names no host");
+  if (parsed->has_userinfo()) fail(f, shown + " carries user info; take it out");
+  const bool loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+  if (scheme == "http" && !loopback) {
+    fail(f, shown + " is plain http to a host that is not loopback; use https (TLS is "
+                    "verified)");
+  }
+  return url;
+}
+
+ApiConfig Parser::api(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"url", "token_file", "ca_file"});
+  ApiConfig a;
+  const Field url = m.need("url");
+  a.url = outbound_url(url, text(url));
+  while (a.url.ends_with('/')) a.url.pop_back();
+  const Field token_file = m.need("token_file");
+  a.token = secret_file(token_file, text(token_file));
+  if (a.token.value.find_first_of("\r\n") != std::string::npos) {
+    fail(token_file, "'" + text(token_file) + "' holds more than one line");
+  }
+  if (auto v = m.get("ca_file")) a.ca_file = readable_file(*v);
+  return a;
+}
+
+Sink Parser::sink(const Field& f, std::set<std::string>& names) const {
+  const Map m(*this, f);
+  m.only({"name", "type", "url", "url_file", "secret", "on", "ca_file"});
+  Sink s;
+  const Field name = m.need("name");
+  s.name = identifier(name);
+  if (!names.insert(s.name).second) fail(name, "duplicate sink name '" + s.name + "'");
+  const Field type = m.need("type");
+  const std::string t = text(type);
+  if (t == "slack") {
+    s.type = SinkType::slack;
+  } else if (t == "webhook") {
+    s.type = SinkType::webhook;
+  } else {
+    fail(type, "expected slack or webhook, got '" + t + "'");
+  }
+  const auto url = m.get("url");
+  const auto url_file = m.get("url_file");
+  if (url.has_value() == url_file.has_value()) fail(f, "expected exactly one of 'url' or 'url_file'");
+  if (url) {
+    s.url = outbound_url(*url, text(*url));
+    s.url_origin = "url";
+  } else {
+    const Secret from_file = secret_file(*url_file, text(*url_file));
+    s.url = outbound_url(*url_file, from_file.value, /*secret=*/true);
+    s.url_origin = from_file.origin;
+  }
+  if (auto v = m.get("secret")) {
+    if (s.type != SinkType::webhook) fail(*v, "only a webhook sink signs (a slack URL is its own secret)");
+    s.secret = secret(*v);
+    constexpr std::string_view kPrefix = "whsec_";
+    const auto key = s.secret->value.starts_with(kPrefix)
+                         ? base64_decode(std::string_view(s.secret->value).substr(kPrefix.size()))
+                         : std::nullopt;
+    if (!key || key->size() < 24 || key->size() > 64) {
+      fail(*v, "expected a Standard Webhooks signing key, \"whsec_\" and the base64 of 24 to 64 "
+               "random bytes, like: echo whsec_$(openssl rand -base64 32)");
+    }
+  } else if (s.type == SinkType::webhook) {
+    fail(f, "missing required key 'secret' in " + f.path + ": a webhook sink signs every "
+            "notification (Standard Webhooks)");
+  }
+  const Field on = m.need("on");
+  for (const Field& item : list(on)) {
+    const std::string word = text(item);
+    if (std::find(std::begin(kSinkEvents), std::end(kSinkEvents), word) == std::end(kSinkEvents)) {
+      fail(item, "expected one of applied, unchanged, superseded, failed, drift_corrected, "
+                 "drift_detected, rollback, dead_lettered; got '" + word + "'");
+    }
+    if (std::find(s.on.begin(), s.on.end(), word) != s.on.end()) fail(item, "'" + word + "' twice");
+    s.on.push_back(word);
+  }
+  if (s.on.empty()) fail(on, "must name at least one of what the sink is for");
+  if (auto v = m.get("ca_file")) s.ca_file = readable_file(*v);
+  return s;
+}
+
+NotifyConfig Parser::notify(const Field& f) const {
+  const Map m(*this, f);
+  m.only({"group_id", "admin_listen", "commit_status", "target_url", "max_attempts",
+          "max_backoff", "request_timeout", "sinks"});
+  NotifyConfig c;
+  if (auto v = m.get("group_id")) c.group_id = text(*v);
+  if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
+  if (auto v = m.get("commit_status")) c.commit_status = boolean(*v);
+  if (auto v = m.get("target_url")) {
+    c.target_url = text(*v);
+    if (!c.target_url.starts_with("https://") && !c.target_url.starts_with("http://")) {
+      fail(*v, "'" + c.target_url + "' is not an http(s) URL");
+    }
+  }
+  if (auto v = m.get("max_attempts")) c.max_attempts = static_cast<unsigned>(integer(*v, 1, 50));
+  if (auto v = m.get("max_backoff")) {
+    c.max_backoff = duration(*v, NotifyConfig::kMaxBackoffBound, std::chrono::seconds(1));
+  }
+  if (auto v = m.get("request_timeout")) {
+    c.request_timeout =
+        duration(*v, NotifyConfig::kMaxRequestTimeout, std::chrono::milliseconds(100));
+  }
+  if (auto v = m.get("sinks")) {
+    std::set<std::string> names;
+    for (const Field& item : list(*v)) c.sinks.push_back(sink(item, names));
+  }
+  return c;
 }
 
 Credentials Parser::credentials(const Field& f) const {
@@ -827,7 +964,8 @@ void Parser::url(const Field& f, const std::string& url) const {
 
 Repository Parser::repository(const Field& f, std::set<std::string>& names, Dests& dests) const {
   const Map m(*this, f);
-  m.only({"name", "provider", "match", "url", "branch", "secrets", "credentials", "targets"});
+  m.only({"name", "provider", "match", "url", "branch", "secrets", "credentials", "api",
+          "targets"});
   Repository r;
   const Field name = m.need("name");
   r.name = identifier(name);
@@ -852,6 +990,7 @@ Repository Parser::repository(const Field& f, std::set<std::string>& names, Dest
   for (const Field& s : list(secrets)) r.secrets.push_back(secret(s));
   if (r.secrets.empty()) fail(secrets, "needs at least one secret");
   if (auto v = m.get("credentials")) r.credentials = credentials(*v);
+  if (auto v = m.get("api")) r.api = api(*v);
   if (auto v = m.get("targets")) {
     std::set<std::string> target_names;
     for (const Field& t : list(*v)) r.targets.push_back(target(t, target_names, dests));
@@ -873,7 +1012,7 @@ Config Parser::config(const YAML::Node& root) const {
     return c;
   }
   const Map m(*this, top);
-  m.only({"log_level", "kafka", "receiver", "worker", "repositories"});
+  m.only({"log_level", "kafka", "receiver", "worker", "notify", "repositories"});
   if (auto v = m.get("log_level")) {
     c.log_level = text(*v);
     if (!is_log_level(c.log_level))
@@ -886,6 +1025,7 @@ Config Parser::config(const YAML::Node& root) const {
   }
   if (auto v = m.get("receiver")) c.receiver = receiver(*v);
   if (auto v = m.get("worker")) c.worker = worker(*v);
+  if (auto v = m.get("notify")) c.notify = notify(*v);
   if (auto v = m.get("kafka")) {
     if (auto properties = Map(*this, *v).get("properties"); properties && !c.kafka.properties.empty()) {
       kafka_clients(*properties, c);

@@ -136,6 +136,20 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> standard_webhook_signature(std::string_view signing_key,
+                                                      std::string_view id,
+                                                      std::string_view timestamp,
+                                                      std::string_view body) {
+  constexpr std::string_view kPrefix = "whsec_";
+  if (!signing_key.starts_with(kPrefix)) return std::nullopt;
+  const auto key = base64_decode(signing_key.substr(kPrefix.size()));
+  if (!key || key->empty()) return std::nullopt;
+  std::string content;
+  content.reserve(id.size() + timestamp.size() + body.size() + 2);
+  content.append(id).append(".").append(timestamp).append(".").append(body);
+  return "v1," + base64_encode(hmac_sha256(*key, content));
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   // Lengths are not secret (a MAC's length is public); contents are.
   if (a.size() != b.size()) return false;

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kResultSchema = "gitopsd.result.v1";
 constexpr std::string_view kStateSchema = "gitopsd.state.v1";
+constexpr std::string_view kCommitStatusSchema = "gitopsd.commit-status.v1";
 constexpr std::string_view kStateOptional[] = {"last_error"};
 constexpr std::string_view kDeadLetterOptional[] = {"event", "raw"};
 
@@ -55,6 +56,19 @@ std::variant<StateRecord, std::string> parse_state(std::string_view text) {
         f.check(never_applied || is_commit(s.tree), "tree", "is not a 40-hex object id");
         f.check(never_applied || is_timestamp(s.applied_at), "applied_at",
                 "is not an RFC 3339 UTC time with millis");
+      });
+}
+
+std::string to_json(const CommitStatusRecord& c) { return write_record(kCommitStatusSchema, c); }
+
+std::variant<CommitStatusRecord, std::string> parse_commit_status(std::string_view text) {
+  return read_record<CommitStatusRecord>(
+      text, kCommitStatusSchema, {}, [](const CommitStatusRecord& c, Reader& f, const auto&) {
+        f.check(!c.repository.empty(), "repository", "is empty");
+        f.check(!c.target.empty(), "target", "is empty");
+        f.check(is_commit(c.commit), "commit", "is not a 40-hex commit id");
+        f.check(c.attempts >= 0, "attempts", "is negative");
+        f.check(is_timestamp(c.at), "at", "is not an RFC 3339 UTC time with millis");
       });
 }
 

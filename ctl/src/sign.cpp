@@ -29,17 +29,14 @@ Headers signed_headers(Provider provider, const std::string& secret, const std::
       // one by its webhook-id (DESIGN: the unsigned Idempotency-Key never names a delivery).
       h.emplace_back("X-Gitlab-Event-UUID", delivery_id);
       h.emplace_back("Idempotency-Key", delivery_id);
-      constexpr std::string_view kSigningPrefix = "whsec_";
-      if (secret.starts_with(kSigningPrefix)) {
-        auto key = base64_decode(std::string_view(secret).substr(kSigningPrefix.size()));
-        if (!key) throw std::invalid_argument("the whsec_ secret is not valid base64");
+      if (secret.starts_with("whsec_")) {
         auto timestamp = std::to_string(
             std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+        auto signature = standard_webhook_signature(secret, delivery_id, timestamp, body);
+        if (!signature) throw std::invalid_argument("the whsec_ secret is not valid base64");
         h.emplace_back("webhook-id", delivery_id);
         h.emplace_back("webhook-timestamp", timestamp);
-        h.emplace_back("webhook-signature",
-                       "v1," + base64_encode(hmac_sha256(*key, delivery_id + "." + timestamp +
-                                                                   "." + body)));
+        h.emplace_back("webhook-signature", std::move(*signature));
       } else {
         h.emplace_back("X-Gitlab-Token", secret);
       }

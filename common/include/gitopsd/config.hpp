@@ -38,6 +38,9 @@ struct KafkaTopics {
   std::string results = "gitopsd.results";
   std::string state = "gitopsd.state";
   std::string dlq = "gitopsd.dlq";
+  // Compacted, written by gitopsd-notifier: the last commit status per target and whether
+  // the Git host took it (gitopsctl status shows it).
+  std::string statuses = "gitopsd.statuses";
   bool operator==(const KafkaTopics&) const = default;
 };
 
@@ -155,6 +158,17 @@ struct ExecApply {
   bool operator==(const ExecApply&) const = default;
 };
 
+// repositories[].api: where gitopsd-notifier sets commit statuses. The token is read at load
+// (and on reload); `token.origin` is safe to log, `token.value` never is.
+struct ApiConfig {
+  // https://api.github.com, https://gitlab.example.com/api/v4, https://gitea.example.com/api/v1.
+  // http:// only for a loopback host: the token would cross the network in the clear.
+  std::string url;
+  Secret token;
+  std::string ca_file;  // PEM CAs to trust for `url`; empty = the system's
+  bool operator==(const ApiConfig&) const = default;
+};
+
 struct Target {
   std::string name;
   std::string path;  // subtree of the repository, "" or "." = root
@@ -175,8 +189,50 @@ struct Repository {
   std::string branch = "main";
   std::vector<Secret> secrets;  // any may verify a webhook (rotation)
   Credentials credentials;
+  std::optional<ApiConfig> api;  // commit statuses (gitopsd-notifier); none without it
   std::vector<Target> targets;
   bool operator==(const Repository&) const = default;
+};
+
+enum class SinkType { slack, webhook };
+
+// What a sink's `on` can name: a result status, `rollback` (a result with rollback: true) or
+// `dead_lettered` (a DLQ entry).
+inline constexpr std::string_view kSinkEvents[] = {
+    "applied", "unchanged", "superseded", "failed", "drift_corrected", "drift_detected",
+    "rollback", "dead_lettered"};
+
+struct Sink {
+  std::string name;  // identifier; a metric label
+  SinkType type = SinkType::webhook;
+  // From `url` or `url_file` (a Slack URL is itself a secret: only `url_origin` is logged).
+  std::string url;
+  std::string url_origin;  // "url" or "file /etc/..."
+  // webhook: the Standard Webhooks signing key ("whsec_" + base64 of 24..64 bytes).
+  std::optional<Secret> secret;
+  std::vector<std::string> on;  // of kSinkEvents, no duplicates, at least one
+  std::string ca_file;          // PEM CAs to trust for `url`; empty = the system's
+  bool operator==(const Sink&) const = default;
+};
+
+struct NotifyConfig {
+  std::string group_id = "gitopsd-notifiers";
+  ListenAddress admin_listen{"127.0.0.1", 9466};
+  bool commit_status = true;  // for every repository that has `api`
+  // The commit status's link; {repository}, {target}, {commit} and {event_id} are replaced.
+  // Empty: none.
+  std::string target_url;
+  // Tries per commit status or notification before it is dropped (logged and counted), 1..50.
+  unsigned max_attempts = 8;
+  // Backoff between tries doubles from 1 s up to this, and a host's Retry-After or
+  // x-ratelimit-reset is honoured up to it; 1s..1h.
+  Duration max_backoff = std::chrono::minutes(5);
+  static constexpr Duration kMaxBackoffBound = std::chrono::hours(1);
+  // Per request, connect to last byte; 100ms..2m.
+  Duration request_timeout = std::chrono::seconds(10);
+  static constexpr Duration kMaxRequestTimeout = std::chrono::minutes(2);
+  std::vector<Sink> sinks;
+  bool operator==(const NotifyConfig&) const = default;
 };
 
 struct Config {
@@ -191,6 +247,7 @@ struct Config {
   KafkaConfig kafka;
   ReceiverConfig receiver;
   WorkerConfig worker;
+  NotifyConfig notify;
   std::vector<Repository> repositories;
 };
 

@@ -74,6 +74,25 @@ struct DlqReplay {
   std::string replayed_at;
 };
 
+// A commit status on the Git host (GitLab's API says "failed" for failure).
+enum class CommitState { pending, success, failure };
+BOOST_DESCRIBE_ENUM(CommitState, pending, success, failure)
+
+// gitopsd.commit-status.v1, written by gitopsd-notifier on the compacted statuses topic
+// (key "repository/target") after each try of a commit status ends: what it last tried to set
+// for the target, and whether the Git host took it. gitopsctl status shows it.
+struct CommitStatusRecord {
+  std::string repository;
+  std::string target;
+  std::string commit;  // 40 hex
+  CommitState state = CommitState::pending;
+  bool set = false;           // the host answered 2xx
+  std::int64_t attempts = 0;  // tries made
+  std::string error;          // why not set ("" when set): the host's answer, never the token
+  std::string event_id;
+  std::string at;  // RFC 3339 UTC with millis, when the last try ended
+};
+
 // The JSON fields, in DESIGN.md's order.
 BOOST_DESCRIBE_STRUCT(Result, (), (event_id, repository, target, commit, status, rollback, attempt,
                                    worker, started_at, finished_at, duration_ms, message,
@@ -83,6 +102,8 @@ BOOST_DESCRIBE_STRUCT(StateRecord, (), (repository, target, commit, tree, status
                                         last_error))
 BOOST_DESCRIBE_STRUCT(DeadLetter, (), (event, raw, error, attempts, worker, failed_at))
 BOOST_DESCRIBE_STRUCT(DlqReplay, (), (partition, offset, event_id, replayed_at))
+BOOST_DESCRIBE_STRUCT(CommitStatusRecord, (), (repository, target, commit, state, set, attempts,
+                                               error, event_id, at))
 
 std::string to_json(const Result& result);
 std::string to_json(const StateRecord& state);
@@ -93,6 +114,9 @@ std::string to_json(const DlqReplay& marker);
 // The schema's name, for telling markers from dead letters on the DLQ topic.
 inline constexpr std::string_view kDlqReplaySchema = "gitopsd.dlq-replay.v1";
 std::variant<DlqReplay, std::string> parse_dlq_replay(std::string_view json);
+
+std::string to_json(const CommitStatusRecord& record);
+std::variant<CommitStatusRecord, std::string> parse_commit_status(std::string_view json);
 
 // Key of both topics: "repository/target".
 std::string target_key(std::string_view repository, std::string_view target);
