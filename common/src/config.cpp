@@ -592,6 +592,8 @@ void Parser::kafka_clients(const Field& properties, const Config& c) const {
         "the worker's producer (message.timeout.ms = " +
             std::to_string(kWorkerDeliveryTimeout.count()) + "; enable.idempotence=true, acks=all)");
   check(consumer_settings(c.kafka, c.worker.group_id), false, "the worker's consumer");
+  check(consumer_settings(c.kafka, c.notify.group_id, std::nullopt, "gitopsd-notifier"), false,
+        "the notifier's consumer");
 }
 
 // The daemons cannot start a broker, and `gitopsctl dev` runs only on the one it starts: each is

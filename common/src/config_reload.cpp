@@ -47,10 +47,23 @@ const RestartOnlyKey kWorkerKeys[] = {
     GITOPSD_RESTART_ONLY("worker.admin_listen", worker.admin_listen),
 };
 
+// The notifier's consumer group, subscription, producer and admin socket are made once.
+const RestartOnlyKey kNotifierKeys[] = {
+    GITOPSD_RESTART_ONLY("kafka.brokers", kafka.brokers),
+    GITOPSD_RESTART_ONLY("kafka.properties", kafka.properties),
+    GITOPSD_RESTART_ONLY("kafka.topics", kafka.topics),
+    GITOPSD_RESTART_ONLY("notify.group_id", notify.group_id),
+    GITOPSD_RESTART_ONLY("notify.admin_listen", notify.admin_listen),
+};
+
 #undef GITOPSD_RESTART_ONLY
 
 std::span<const RestartOnlyKey> restart_only_keys(DaemonKind daemon) {
-  if (daemon == DaemonKind::receiver) return kReceiverKeys;
+  switch (daemon) {
+    case DaemonKind::receiver: return kReceiverKeys;
+    case DaemonKind::worker: return kWorkerKeys;
+    case DaemonKind::notifier: return kNotifierKeys;
+  }
   return kWorkerKeys;
 }
 

@@ -99,7 +99,8 @@ std::int32_t partition_of(const std::string& key, std::int32_t partitions) {
 }
 
 KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id,
-                                const std::optional<std::string>& group_instance_id) {
+                                const std::optional<std::string>& group_instance_id,
+                                const std::string& client_id) {
   KafkaSettings fixed = {
       // Offsets are stored by the worker once outcomes are published.
       {"group.id", group_id},
@@ -110,7 +111,7 @@ KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& gro
   // the instances fence each other out of the group.
   if (group_instance_id) fixed.emplace_back("group.instance.id", *group_instance_id);
   return client_settings(
-      kafka, "gitopsd-worker",
+      kafka, client_id,
       {{"auto.offset.reset", "earliest"},
        // A fresh cluster without `gitopsctl init-topics` still works where the broker allows it.
        {"allow.auto.create.topics", "true"},

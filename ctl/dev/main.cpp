@@ -9,8 +9,8 @@
 int main(int argc, char** argv) {
   gitopsd::ctl::DevOptions options;
   CLI::App app{
-      "try gitopsd on this machine: an embedded Kafka broker (in memory), the receiver and a\n"
-      "worker in this one process, on a config whose kafka.brokers is \"embedded\" (default\n"
+      "try gitopsd on this machine: an embedded Kafka broker (in memory), the receiver, a\n"
+      "worker and a notifier in this one process, on a config whose kafka.brokers is \"embedded\" (default\n"
       "deploy/examples/dev.yaml, whose repository and secret scripts/quickstart.sh creates);\n"
       "prints how to push a change and send its webhook, logs to stderr, runs until\n"
       "SIGINT/SIGTERM (exit 0; 2 for a config it cannot use)",
@@ -23,6 +23,16 @@ int main(int argc, char** argv) {
             return gitopsd::is_log_level(level) ? std::string() : "unknown log level '" + level + "'";
           },
           "LEVEL"));
+  app.add_option("--notify-url", options.notify_url,
+                 "also post every outcome to this URL, as JSON signed per Standard Webhooks "
+                 "(the signing key is printed)")
+      ->check(CLI::Validator(
+          [](const std::string& url) {
+            return url.starts_with("http://") || url.starts_with("https://")
+                       ? std::string()
+                       : "'" + url + "' is not an http:// or https:// URL";
+          },
+          "URL"));
   app.add_option("--gitopsctl", options.gitopsctl, "the gitopsctl the printed steps run")
       ->group("");  // set by gitopsctl, not by people
   try {

@@ -15,7 +15,7 @@
 
 namespace gitopsd {
 
-enum class DaemonKind { receiver, worker };
+enum class DaemonKind { receiver, worker, notifier };
 
 // The keys `daemon` takes only at start whose value differs between `running` and `next`
 // ("kafka", "receiver.listen", ...), in a fixed order. Keys the daemon does not use are

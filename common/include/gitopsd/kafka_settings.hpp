@@ -41,7 +41,8 @@ KafkaSettings producer_settings(const KafkaConfig& kafka, const std::string& cli
 // may change: restarted within the session timeout it gets its partitions back without a
 // rebalance, and closing it does not leave the group.
 KafkaSettings consumer_settings(const KafkaConfig& kafka, const std::string& group_id,
-                                const std::optional<std::string>& group_instance_id = std::nullopt);
+                                const std::optional<std::string>& group_instance_id = std::nullopt,
+                                const std::string& client_id = "gitopsd-worker");
 // A consumer outside any group that reads whole topics (topic_reader.hpp): commits nothing.
 KafkaSettings reader_settings(const KafkaConfig& kafka);
 // gitopsctl's admin client (init-topics).

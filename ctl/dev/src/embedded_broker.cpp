@@ -30,7 +30,7 @@ EmbeddedBroker::EmbeddedBroker(const KafkaTopics& topics) : impl_(std::make_uniq
   // the state topic before anything was published to them.
   for (const auto& [topic, partitions] :
        {std::pair{&topics.events, kEventsPartitions}, std::pair{&topics.results, 1},
-        std::pair{&topics.state, 1}, std::pair{&topics.dlq, 1}}) {
+        std::pair{&topics.state, 1}, std::pair{&topics.dlq, 1}, std::pair{&topics.statuses, 1}}) {
     auto err = rd_kafka_mock_topic_create(cluster, topic->c_str(), partitions, 1);
     // Two roles may share one topic; the config allows it.
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)

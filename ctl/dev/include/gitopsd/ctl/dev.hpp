@@ -1,5 +1,5 @@
 // `gitopsctl dev` (the gitopsctl-dev program): gitopsd on a laptop in one process. An embedded broker (embedded_broker.hpp),
-// the receiver and a worker, each with its admin listener, run on a config whose
+// the receiver, a worker and a notifier, each with its admin listener, run on a config whose
 // kafka.brokers is "embedded" (deploy/examples/dev.yaml), and the command prints how to push a
 // change and send the webhook that gets it applied.
 #pragma once
@@ -15,6 +15,9 @@ struct DevOptions {
   std::string config_path = "deploy/examples/dev.yaml";  // relative to the working directory
   std::string log_level = "info";                        // trace .. critical, off
   std::string gitopsctl = "gitopsctl";  // how the printed next steps run gitopsctl
+  // When set, the notifier gets a `webhook` sink "dev" to this URL for every kind of outcome,
+  // signed with a signing key made for the run (printed with the next steps).
+  std::string notify_url;
 };
 
 // Runs until SIGINT or SIGTERM, then stops the receiver (requests in flight finish, the
@@ -32,6 +35,9 @@ struct DevAddresses {
   ListenAddress receiver;
   ListenAddress receiver_admin;
   ListenAddress worker_admin;
+  ListenAddress notifier_admin;
+  std::string notify_url;          // "" when no --notify-url
+  std::string notify_signing_key;  // whsec_...; its webhook-signature key
 };
 
 // The "what to do next" text: the addresses, each repository's targets, and for the first
