@@ -831,7 +831,7 @@ Sink Parser::sink(const Field& f, std::set<std::string>& names) const {
 NotifyConfig Parser::notify(const Field& f) const {
   const Map m(*this, f);
   m.only({"group_id", "admin_listen", "commit_status", "target_url", "max_attempts",
-          "max_backoff", "request_timeout", "sinks"});
+          "max_backoff", "request_timeout", "max_age", "sinks"});
   NotifyConfig c;
   if (auto v = m.get("group_id")) c.group_id = text(*v);
   if (auto v = m.get("admin_listen")) c.admin_listen = listen(*v);
@@ -849,6 +849,9 @@ NotifyConfig Parser::notify(const Field& f) const {
   if (auto v = m.get("request_timeout")) {
     c.request_timeout =
         duration(*v, NotifyConfig::kMaxRequestTimeout, std::chrono::milliseconds(100));
+  }
+  if (auto v = m.get("max_age")) {
+    c.max_age = duration(*v, NotifyConfig::kMaxMaxAge, std::chrono::minutes(1));
   }
   if (auto v = m.get("sinks")) {
     std::set<std::string> names;

@@ -168,8 +168,8 @@ struct Engine::Impl {
   }
   void count_notification(const std::string& sink, const char* outcome) {
     metrics.counter("gitopsd_notifier_notifications_total",
-                    "Notifications, by sink and outcome (sent, or dropped after its attempts "
-                    "or refused)",
+                    "Notifications, by sink and outcome (sent; dropped after its attempts or "
+                    "refused; too_old: its record is older than notify.max_age)",
                     {{"sink", sink}, {"outcome", outcome}})
         .inc();
   }
@@ -348,8 +348,17 @@ struct Engine::Impl {
 
   void submit_notification(const std::shared_ptr<const Config>& generation, const Sink& sink,
                            const Notification& notification, const RecordRef& ref,
-                           unsigned& deliveries) {
+                           std::int64_t record_ms, unsigned& deliveries) {
     if (!wants(sink, notification)) return;
+    const auto age = std::chrono::milliseconds(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count() -
+        record_ms);
+    if (age > generation->notify.max_age) {
+      count_notification(sink.name, "too_old");
+      return;
+    }
     ++deliveries;
     Delivery d;
     d.lane = "sink/" + sink.name;
@@ -462,7 +471,7 @@ struct Engine::Impl {
                                      .link = link,
                                      .at = result->finished_at};
     for (const Sink& sink : config->notify.sinks) {
-      submit_notification(config, sink, notification, ref, deliveries);
+      submit_notification(config, sink, notification, ref, m.timestamp_ms, deliveries);
     }
     return deliveries;
   }
@@ -501,7 +510,7 @@ struct Engine::Impl {
     n.link = link_for(config->notify, n.repository, "", n.commit, n.event_id);
     unsigned deliveries = 0;
     for (const Sink& sink : config->notify.sinks) {
-      submit_notification(config, sink, n, ref, deliveries);
+      submit_notification(config, sink, n, ref, m.timestamp_ms, deliveries);
     }
     return deliveries;
   }

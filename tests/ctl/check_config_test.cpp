@@ -108,6 +108,12 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlRefuseTheSameFilesAlike) {
       // The units check with the daemons' --check-config; gitopsctl judges alike, so a dev
       // config is not "ok" for a daemon it would then fail to start.
       {.brokers = "embedded", .message = ":2:12: kafka.brokers: 'embedded' is only for `gitopsctl dev`"},
+      // The notifier's keys, which the other daemons read too (one file for all three).
+      {.extra = "notify:\n  max_backoff: 2h\n", .message = ":13:16: notify.max_backoff: must be at most 1h"},
+      {.extra = "notify:\n  sinks:\n    - {name: audit, type: webhook, url: \"http://audit.example.com/\", "
+                "secret: {file: " + secret_ + "}, on: [failed]}\n",
+       .message = "notify.sinks[0].url: 'http://audit.example.com/' is plain http to a host that is not "
+                  "loopback"},
   };
   for (const Case& c : cases) {
     const std::string path = config(c.kafka, c.extra, c.url, c.dest, c.brokers);
@@ -116,7 +122,7 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlRefuseTheSameFilesAlike) {
     EXPECT_THAT(ctl.err, StartsWith(path + ":")) << c.message;
     EXPECT_THAT(ctl.err, HasSubstr(c.message));
     EXPECT_THAT(ctl.err, ::testing::Not(HasSubstr("hunter2")));
-    for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN}) {
+    for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN, GITOPSD_NOTIFIER_BIN}) {
       for (const bool check_only : {true, false}) {
         std::vector<std::string> argv = {daemon, "--config", path};
         if (check_only) argv.push_back("--check-config");
@@ -138,7 +144,7 @@ TEST_F(CheckConfigTest, DaemonsAndGitopsctlPrintTheSameWarnings) {
                                  "' holds a secret and is open to others (mode 0644)"));
   EXPECT_THAT(ctl.err, HasSubstr(path + ":7:15: repositories[0].secrets[0]: secret file '" +
                                  secret_ + "' is shorter than 16 bytes"));
-  for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN}) {
+  for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN, GITOPSD_NOTIFIER_BIN}) {
     const Outcome d = run({daemon, "--config", path, "--check-config"});
     EXPECT_EQ(d.exit_code, 0) << daemon;
     EXPECT_EQ(d.out, ctl.out) << daemon;
@@ -210,7 +216,7 @@ TEST_F(CommandLineTest, HelpAndVersionAreExitZero) {
   EXPECT_EQ(dev.exit_code, 0) << dev.err;
   EXPECT_THAT(dev.out, HasSubstr("Usage: gitopsctl dev [OPTIONS]"));
   EXPECT_THAT(dev.out, HasSubstr("--log-level"));
-  for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN}) {
+  for (const char* daemon : {GITOPSD_RECEIVER_BIN, GITOPSD_WORKER_BIN, GITOPSD_NOTIFIER_BIN}) {
     const Outcome version = run({daemon, "--version"});
     EXPECT_EQ(version.exit_code, 0) << daemon;
     EXPECT_THAT(version.out, HasSubstr(" 0.")) << daemon;

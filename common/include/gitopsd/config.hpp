@@ -231,6 +231,11 @@ struct NotifyConfig {
   // Per request, connect to last byte; 100ms..2m.
   Duration request_timeout = std::chrono::seconds(10);
   static constexpr Duration kMaxRequestTimeout = std::chrono::minutes(2);
+  // A record older than this (a notifier started on an existing cluster, or back after a long
+  // outage) notifies no sink: chat is not flooded with old news. Commit statuses are still
+  // set: they stay true. 1m..30d.
+  Duration max_age = std::chrono::hours(1);
+  static constexpr Duration kMaxMaxAge = std::chrono::hours(24 * 30);
   std::vector<Sink> sinks;
   bool operator==(const NotifyConfig&) const = default;
 };
