@@ -703,8 +703,9 @@ Secret Parser::secret(const Field& f) const {
   m.only({"file", "env"});
   if (m.entries().size() != 1) fail(f, "expected exactly one of 'file' or 'env'");
   if (auto v = m.get("file")) {
-    Secret secret = secret_file(f, text(*v));
-    if (secret.value.size() < kMinSecretBytes) warn(f, secret.origin + " " + kShort);
+    const std::string path = text(*v);
+    Secret secret = secret_file(f, path);
+    if (secret.value.size() < kMinSecretBytes) warn(f, "secret file '" + path + "' " + kShort);
     return secret;
   }
   const std::string name = text(m.need("env"));
