@@ -216,8 +216,9 @@ int main(int argc, char** argv) {
   ClusterArgs init_args;
   ctl::InitTopicsOptions init_options;
   CLI::App& init = *app.add_subcommand(
-      "init-topics", "create the four kafka.topics (state compacted; events kept 7d, results "
-                     "30d, dlq 90d); topics that exist are checked: exit 1 if one is unfit");
+      "init-topics", "create the five kafka.topics (state and statuses compacted; events kept "
+                     "7d, results 30d, dlq 90d); topics that exist are checked: exit 1 if one is "
+                     "unfit");
   init_args.add_to(init);
   init.add_option("--partitions", init_options.partitions, "partitions per topic")
       ->check(kPositive);
@@ -227,7 +228,8 @@ int main(int argc, char** argv) {
   ClusterArgs status_args;
   ctl::StatusOptions status_options;
   CLI::App& status = *app.add_subcommand(
-      "status", "what every target runs (state topic): commit, status, applied at, age, last error");
+      "status", "what every target runs (state topic): commit, status, applied at, age, last "
+                "error, and its last commit status on the Git host (statuses topic)");
   status_args.add_to(status);
   status.add_option("--repo", status_options.repository, "only this repository");
   status.add_option("--target", status_options.target, "only this target");

@@ -96,10 +96,20 @@ std::variant<Assigned, std::string> assign_topic(const KafkaConfig& kafka, const
 std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(
     const KafkaConfig& kafka, const std::string& topic, Duration timeout,
     std::optional<std::int64_t> since_ms) {
+  auto read = read_topic_if_exists(kafka, topic, timeout, since_ms);
+  if (auto* error = std::get_if<std::string>(&read)) return std::move(*error);
+  return std::move(std::get<0>(read)).value_or(std::vector<TopicRecord>{});
+}
+
+std::variant<std::optional<std::vector<TopicRecord>>, std::string> read_topic_if_exists(
+    const KafkaConfig& kafka, const std::string& topic, Duration timeout,
+    std::optional<std::int64_t> since_ms) {
   const auto deadline = Clock::now() + timeout;
   auto assigned = assign_topic(kafka, topic, since_ms, /*from_end=*/false, /*require_topic=*/false, deadline);
   if (auto* error = std::get_if<std::string>(&assigned)) return std::move(*error);
   auto& a = std::get<Assigned>(assigned);
+  // A topic has at least one partition: none means it does not exist.
+  if (a.end.empty()) return std::nullopt;
   std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark still to reach
   for (const auto& [partition, high] : a.end)
     if (high > a.start[partition]) end[partition] = high;

@@ -174,8 +174,8 @@ class Admin {
 };
 
 // What of an existing topic's settings matters: a compacted events/results/DLQ topic loses
-// records (they share keys), a state topic that is not compacted loses targets' state once
-// retention passes.
+// records (they share keys), a state or statuses topic that is not compacted loses targets'
+// records once retention passes.
 void check_existing(const TopicSpec& spec, const std::map<std::string, std::string>& actual,
                     Outcome& outcome) {
   auto get = [&](const std::string& name) {
@@ -184,9 +184,10 @@ void check_existing(const TopicSpec& spec, const std::map<std::string, std::stri
   };
   const std::string policy = get("cleanup.policy");
   const bool compacted = policy.find("compact") != std::string::npos;
-  if (spec.role == "state" && (!compacted || policy.find("delete") != std::string::npos))
+  const bool wants_compact = spec.config.at("cleanup.policy") == "compact";
+  if (wants_compact && (!compacted || policy.find("delete") != std::string::npos))
     outcome.problems.push_back("cleanup.policy is " + policy + ", must be compact");
-  if (spec.role != "state" && compacted)
+  if (!wants_compact && compacted)
     outcome.problems.push_back("cleanup.policy is " + policy + ", must be delete");
   for (const auto& [name, wanted] : spec.config) {
     if (name == "cleanup.policy") continue;
@@ -204,6 +205,12 @@ std::vector<TopicSpec> topic_specs(const KafkaTopics& topics, int replication) {
     config["min.insync.replicas"] = min_insync;
     return TopicSpec{std::move(role), std::move(name), std::move(config)};
   };
+  // Daily segments let the cleaner compact (it never touches the active segment).
+  const std::map<std::string, std::string> compacted{
+      {"cleanup.policy", "compact"},
+      {"segment.ms", std::to_string(kDayMs)},
+      {"min.cleanable.dirty.ratio", "0.1"},
+      {"delete.retention.ms", std::to_string(kDayMs)}};
   return {
       // Consumed within seconds; a week covers a worker fleet down over a long weekend and
       // leaves time to look at what arrived.
@@ -212,16 +219,13 @@ std::vector<TopicSpec> topic_specs(const KafkaTopics& topics, int replication) {
       // The audit log `gitopsctl events` reads: a month of history.
       spec("results", topics.results,
            {{"cleanup.policy", "delete"}, {"retention.ms", std::to_string(30 * kDayMs)}}),
-      // The fleet's current state: one record per target, kept forever by compaction. Daily
-      // segments let the cleaner compact (it never touches the active segment).
-      spec("state", topics.state,
-           {{"cleanup.policy", "compact"},
-            {"segment.ms", std::to_string(kDayMs)},
-            {"min.cleanable.dirty.ratio", "0.1"},
-            {"delete.retention.ms", std::to_string(kDayMs)}}),
+      // The fleet's current state: one record per target, kept forever by compaction.
+      spec("state", topics.state, compacted),
       // Waits for a person: 90 days outlast holidays; few records, so cheap to keep.
       spec("dlq", topics.dlq,
            {{"cleanup.policy", "delete"}, {"retention.ms", std::to_string(90 * kDayMs)}}),
+      // Each target's last commit status (gitopsd-notifier): one record per target, like state.
+      spec("statuses", topics.statuses, compacted),
   };
 }
 

@@ -77,11 +77,13 @@ class ClusterInitTopicsTest : public ::testing::Test {
   // gitopsctl init-topics with fresh topic names on the cluster; the topics by role.
   std::map<std::string, std::string> init_topics(const std::string& replication, const std::string& partitions) {
     std::map<std::string, std::string> topics;
-    for (const auto* role : {"events", "results", "state", "dlq"}) topics[role] = unique_name(role);
+    for (const auto* role : {"events", "results", "state", "dlq", "statuses"})
+      topics[role] = unique_name(role);
     const auto config = dir_.write(
         "gitopsd.yaml", "kafka:\n  brokers: \"" + kafka_cluster_bootstrap() + "\"\n  topics: {events: " +
                             topics["events"] + ", results: " + topics["results"] + ", state: " +
-                            topics["state"] + ", dlq: " + topics["dlq"] + "}\nrepositories: []\n");
+                            topics["state"] + ", dlq: " + topics["dlq"] + ", statuses: " +
+                            topics["statuses"] + "}\nrepositories: []\n");
     auto run = run_ctl(dir_, {"init-topics", "--partitions", partitions, "--replication", replication,
                               "--config", config});
     EXPECT_EQ(run.exit_code, 0) << run;

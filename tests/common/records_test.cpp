@@ -165,3 +165,79 @@ TEST(DlqRecordsTest, ReplayMarkerRoundTripsMatchesItsSchemaAndRefusesANegativeOf
 
 }  // namespace
 }  // namespace gitopsd
+
+namespace gitopsd {
+namespace {
+
+const std::string kCommitStatusSchemaPath = GITOPSD_SOURCE_DIR "/schemas/commit-status.v1.json";
+
+CommitStatusRecord sample_commit_status() {
+  return {.repository = "infra", .target = "web", .commit = kCommit, .state = CommitState::failure,
+          .set = false, .attempts = 8, .error = "HTTP 401: Bad credentials", .event_id = "e1",
+          .at = "2026-11-23T13:00:02.000Z"};
+}
+
+// The notifier writes it, gitopsctl status reads it: both through to_json / parse_commit_status.
+TEST(CommitStatusRecordTest, RoundTripsAndMatchesItsSchema) {
+  const std::string text = to_json(sample_commit_status());
+  EXPECT_EQ(text, R"({"schema":"gitopsd.commit-status.v1","repository":"infra","target":"web",)"
+                  R"("commit":")" + kCommit + R"(","state":"failure","set":false,"attempts":8,)"
+                  R"("error":"HTTP 401: Bad credentials","event_id":"e1",)"
+                  R"("at":"2026-11-23T13:00:02.000Z"})");
+  EXPECT_TRUE(test::matches_schema(text, kCommitStatusSchemaPath));
+  auto parsed = parse_commit_status(text);
+  ASSERT_TRUE(std::holds_alternative<CommitStatusRecord>(parsed)) << std::get<std::string>(parsed);
+  const auto& c = std::get<CommitStatusRecord>(parsed);
+  EXPECT_EQ(c.repository, "infra");
+  EXPECT_EQ(c.target, "web");
+  EXPECT_EQ(c.commit, kCommit);
+  EXPECT_EQ(c.state, CommitState::failure);
+  EXPECT_FALSE(c.set);
+  EXPECT_EQ(c.attempts, 8);
+  EXPECT_EQ(c.error, "HTTP 401: Bad credentials");
+  EXPECT_EQ(c.event_id, "e1");
+  EXPECT_EQ(c.at, "2026-11-23T13:00:02.000Z");
+
+  auto set = sample_commit_status();
+  set.state = CommitState::success;
+  set.set = true;
+  set.error = "";
+  EXPECT_TRUE(test::matches_schema(to_json(set), kCommitStatusSchemaPath));
+  parsed = parse_commit_status(to_json(set));
+  ASSERT_TRUE(std::holds_alternative<CommitStatusRecord>(parsed)) << std::get<std::string>(parsed);
+  EXPECT_TRUE(std::get<CommitStatusRecord>(parsed).set);
+  EXPECT_EQ(std::get<CommitStatusRecord>(parsed).state, CommitState::success);
+}
+
+// Each bad value is refused by the parser and by the schema alike.
+TEST(CommitStatusRecordTest, ParserRefusesWhatTheSchemaRefuses) {
+  const auto refused = [](const std::string& text) {
+    EXPECT_EQ(test::run_schema_validator(text, kCommitStatusSchemaPath).exit_code,
+              test::kSchemaMismatch) << text;
+    const auto parsed = parse_commit_status(text);
+    return std::holds_alternative<std::string>(parsed) ? std::get<std::string>(parsed) : "parsed";
+  };
+  const auto edited = [](std::string_view from, std::string_view to) {
+    std::string text = to_json(sample_commit_status());
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  EXPECT_EQ(refused(edited(R"("state":"failure")", R"("state":"failed")")),
+            "field 'state' is not pending, success or failure");
+  EXPECT_EQ(refused(edited(R"("set":false)", R"("set":"no")")), "field 'set' is not a boolean");
+  EXPECT_EQ(refused(edited(R"("attempts":8)", R"("attempts":-1)")), "field 'attempts' is negative");
+  EXPECT_EQ(refused(edited(kCommit, kCommit.substr(0, 7))),
+            "field 'commit' is not a 40-hex commit id");
+  EXPECT_EQ(refused(edited(R"("repository":"infra")", R"("repository":"")")),
+            "field 'repository' is empty");
+  EXPECT_EQ(refused(edited(R"("target":"web")", R"("target":"")")), "field 'target' is empty");
+  EXPECT_EQ(refused(edited("2026-11-23T13:00:02.000Z", "2026-11-23 13:00:02")),
+            "field 'at' is not an RFC 3339 UTC time with millis");
+  EXPECT_EQ(refused(edited(R"(,"event_id":"e1")", "")), "field 'event_id' missing");
+  EXPECT_EQ(refused(edited(R"("event_id":"e1")", R"("event_id":"e1","extra":1)")),
+            "field 'extra' is not part of gitopsd.commit-status.v1");
+  EXPECT_NE(refused(edited("gitopsd.commit-status.v1", "gitopsd.state.v1")), "parsed");
+}
+
+}  // namespace
+}  // namespace gitopsd

@@ -42,6 +42,24 @@ TEST_F(TopicReaderTest, TopicThatDoesNotExistReadsAsEmpty) {
   EXPECT_TRUE(std::get<std::vector<TopicRecord>>(result).empty());
 }
 
+TEST_F(TopicReaderTest, IfExistsTellsAMissingTopicFromAnEmptyOne) {
+  auto absent = read_topic_if_exists(kafka_, test::unique_name("absent"), 30s);
+  ASSERT_FALSE(std::holds_alternative<std::string>(absent)) << std::get<std::string>(absent);
+  EXPECT_FALSE(std::get<0>(absent).has_value());
+
+  const auto topic = test::unique_name("empty");
+  test::create_topic(kafka_.brokers, topic, 2);
+  // A topic just created shows in the metadata (with leaders) a moment later.
+  std::variant<std::optional<std::vector<TopicRecord>>, std::string> empty;
+  EXPECT_TRUE(test::wait_until([&] {
+    empty = read_topic_if_exists(kafka_, topic, 30s);
+    return std::holds_alternative<std::string>(empty) || std::get<0>(empty).has_value();
+  }, 10s));
+  ASSERT_FALSE(std::holds_alternative<std::string>(empty)) << std::get<std::string>(empty);
+  ASSERT_TRUE(std::get<0>(empty).has_value());
+  EXPECT_TRUE(std::get<0>(empty)->empty());
+}
+
 TEST_F(TopicReaderTest, UnreachableClusterIsAnErrorWithinTheTimeout) {
   KafkaConfig nowhere;
   nowhere.brokers = "127.0.0.1:" + std::to_string(test::free_port());

@@ -130,7 +130,7 @@ class CtlFixture : public ::testing::Test {
     const std::string yaml =
         "kafka:\n  brokers: \"" + kafka_bootstrap() + "\"\n  topics: {events: " + events_ +
         ", results: " + results_ + ", state: " + state_ + ", dlq: " + dlq_ +
-        "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
+        ", statuses: " + statuses_ + "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
         "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir_.path() +
         "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
         "\"\n  resync_interval: " + resync_ + "\n  max_attempts: 1\n  apply_timeout: 30s\n"
@@ -182,7 +182,8 @@ class CtlFixture : public ::testing::Test {
   GitRepoFixture repo_{"infra"};
   std::unique_ptr<GitDaemon> daemon_;
   std::string events_ = unique_name("events"), results_ = unique_name("results"),
-              state_ = unique_name("state"), dlq_ = unique_name("dlq");
+              state_ = unique_name("state"), dlq_ = unique_name("dlq"),
+              statuses_ = unique_name("statuses");
   std::string web_dest_, api_dest_, targets_yaml_, config_;
   std::string resync_ = "10m";
   std::unique_ptr<Process> worker_;

@@ -1,4 +1,4 @@
-// `gitopsctl init-topics` against the real broker: creates the four topics with their
+// `gitopsctl init-topics` against the real broker: creates the five topics with their
 // settings (read back through the admin API by a re-run), is idempotent, and refuses
 // existing topics that would not work.
 #include <gtest/gtest.h>
@@ -12,23 +12,25 @@ using namespace std::chrono_literals;
 
 using InitTopicsTest = CtlFixture;
 
-TEST_F(InitTopicsTest, CreatesTheFourTopicsThenReportsThemAsExisting) {
+TEST_F(InitTopicsTest, CreatesTheFiveTopicsThenReportsThemAsExisting) {
   write_config();
   auto first = ctl({"init-topics", "--partitions", "2", "--replication", "1"});
   ASSERT_EQ(first.exit_code, 0) << first;
   EXPECT_TRUE(has_row(first.out, {"state", state_, "created", "2", "1"})) << first;
+  EXPECT_TRUE(has_row(first.out, {"statuses", statuses_, "created", "2", "1"})) << first;
   EXPECT_NE(first.out.find("cleanup.policy=compact"), std::string::npos) << first;
 
-  // The re-run inspects what the broker has: what it would say about a compacted state
-  // topic with the settings asked for, and nothing to fix.
+  // The re-run inspects what the broker has: what it would say about the compacted state and
+  // statuses topics with the settings asked for, and nothing to fix.
   auto again = ctl({"init-topics", "--partitions", "2", "--replication", "1", "--json"});
   ASSERT_EQ(again.exit_code, 0) << again;
   auto doc = json_of(again.out).as_object();
   EXPECT_EQ(doc.at("ok"), true);
   std::map<std::string, boost::json::object> by_role;
   for (const auto& t : doc.at("topics").as_array()) by_role[t.at("role").as_string().c_str()] = t.as_object();
-  ASSERT_EQ(by_role.size(), 4u) << again;
+  ASSERT_EQ(by_role.size(), 5u) << again;
   EXPECT_EQ(by_role["state"].at("name"), state_.c_str());
+  EXPECT_EQ(by_role["statuses"].at("name"), statuses_.c_str());
   for (const auto& [role, t] : by_role) {
     EXPECT_EQ(t.at("result"), "exists") << role;
     EXPECT_EQ(t.at("partitions"), 2) << role;
@@ -37,7 +39,13 @@ TEST_F(InitTopicsTest, CreatesTheFourTopicsThenReportsThemAsExisting) {
     EXPECT_TRUE(t.at("notes").as_array().empty()) << role << again;
   }
   EXPECT_EQ(by_role["events"].at("settings").at("retention.ms"), "604800000");
-  EXPECT_EQ(by_role["state"].at("settings").at("cleanup.policy"), "compact");
+  // The statuses topic is compacted like the state topic, with the same settings.
+  for (const auto* role : {"state", "statuses"}) {
+    EXPECT_EQ(by_role[role].at("settings").at("cleanup.policy"), "compact") << role;
+    EXPECT_EQ(by_role[role].at("settings").at("segment.ms"), "86400000") << role;
+    EXPECT_EQ(by_role[role].at("settings").at("min.insync.replicas"), "1") << role;
+  }
+  EXPECT_EQ(by_role["statuses"].at("settings"), by_role["state"].at("settings"));
 }
 
 TEST_F(InitTopicsTest, RefusesAnExistingStateTopicThatIsNotCompactedOrHasFewerPartitions) {
@@ -47,9 +55,24 @@ TEST_F(InitTopicsTest, RefusesAnExistingStateTopicThatIsNotCompactedOrHasFewerPa
   EXPECT_EQ(run.exit_code, 1) << run;
   EXPECT_NE(run.err.find(state_ + ": 1 partitions, fewer than 3"), std::string::npos) << run;
   EXPECT_NE(run.err.find(state_ + ": cleanup.policy is delete, must be compact"), std::string::npos) << run;
-  // The other three were created all the same.
+  // The others were created all the same.
   EXPECT_TRUE(has_row(run.out, {"events", events_, "created"})) << run;
+  EXPECT_TRUE(has_row(run.out, {"statuses", statuses_, "created"})) << run;
   EXPECT_TRUE(has_row(run.out, {"state", state_, "exists", "1", "1"})) << run;
+}
+
+// A statuses topic left to the broker's auto-creation (cleanup.policy=delete) would lose a
+// target's last commit status once retention passes.
+TEST_F(InitTopicsTest, RefusesAnExistingStatusesTopicThatIsNotCompacted) {
+  write_config();
+  create_topic(kafka_bootstrap(), statuses_, 1);
+  auto run = ctl({"init-topics", "--partitions", "1", "--replication", "1"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_NE(run.err.find(statuses_ + ": cleanup.policy is delete, must be compact"),
+            std::string::npos) << run;
+  EXPECT_EQ(run.err.find(state_), std::string::npos) << run;
+  EXPECT_TRUE(has_row(run.out, {"statuses", statuses_, "exists", "1", "1"})) << run;
+  EXPECT_TRUE(has_row(run.out, {"state", state_, "created", "1", "1"})) << run;
 }
 
 TEST_F(InitTopicsTest, BadArgumentsAndUnreachableBrokerFailClearly) {

@@ -26,6 +26,12 @@ std::variant<std::vector<TopicRecord>, std::string> read_topic_to_end(
     const KafkaConfig& kafka, const std::string& topic, Duration timeout,
     std::optional<std::int64_t> since_ms = std::nullopt);
 
+// As read_topic_to_end, but a topic that does not exist is nullopt rather than empty: for a
+// topic an older cluster may lack (the statuses topic before init-topics was rerun).
+std::variant<std::optional<std::vector<TopicRecord>>, std::string> read_topic_if_exists(
+    const KafkaConfig& kafka, const std::string& topic, Duration timeout,
+    std::optional<std::int64_t> since_ms = std::nullopt);
+
 // Follows a topic outside any consumer group (`gitopsctl events --follow`): every partition
 // that exists when it opens, from `since_ms` or, without it, from the end. Not thread-safe.
 class TopicFollower {

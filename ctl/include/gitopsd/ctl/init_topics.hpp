@@ -1,6 +1,6 @@
-// `gitopsctl init-topics`: creates the four topics of kafka.topics with the settings gitopsd
-// relies on (state compacted; retention for events, results and the DLQ) through the Kafka
-// admin API. Idempotent: topics that exist are checked, not changed.
+// `gitopsctl init-topics`: creates the five topics of kafka.topics with the settings gitopsd
+// relies on (state and statuses compacted; retention for events, results and the DLQ) through
+// the Kafka admin API. Idempotent: topics that exist are checked, not changed.
 #pragma once
 
 #include <chrono>
@@ -21,12 +21,12 @@ struct InitTopicsOptions {
 };
 
 struct TopicSpec {
-  std::string role;  // events | results | state | dlq
+  std::string role;  // events | results | state | dlq | statuses
   std::string name;
   std::map<std::string, std::string> config;  // topic-level settings
 };
 
-// The four topics and their settings for a replication factor (min.insync.replicas depends
+// The five topics and their settings for a replication factor (min.insync.replicas depends
 // on it). Pure; what init-topics creates.
 std::vector<TopicSpec> topic_specs(const KafkaTopics& topics, int replication);
 

@@ -1,5 +1,6 @@
 // `gitopsctl status`: what every target runs, from the compacted state topic read from the
-// beginning outside any consumer group, plus configured targets that have no state yet.
+// beginning outside any consumer group, plus configured targets that have no state yet; and
+// each target's last commit status on the Git host, from the compacted statuses topic.
 #pragma once
 
 #include <chrono>
@@ -13,7 +14,7 @@ namespace gitopsd::ctl {
 struct StatusOptions {
   std::string repository;  // filter; "" = all (must be configured when set)
   std::string target;      // filter; "" = all
-  bool json = false;       // one JSON document: {"targets": [...]}
+  bool json = false;  // one JSON document: {"targets": [...], "commit_statuses_unavailable": ...}
   Duration timeout = std::chrono::seconds(30);
 };
 
