@@ -6,11 +6,15 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "gitopsd/http_client.hpp"
 
 namespace gitopsd::notifier {
+
+// The User-Agent of every request the notifier sends (GitHub refuses a request without one).
+inline constexpr std::string_view kUserAgent = "gitopsd-notifier";
 
 struct Verdict {
   enum class Kind { done, retry, give_up };
@@ -21,14 +25,19 @@ struct Verdict {
   // spent. nullopt: the caller's backoff decides.
   std::optional<std::chrono::system_clock::time_point> not_before;
   bool rate_limited = false;  // 429, or 403 with the limit spent / a Retry-After
-  // For the log, one line, bounded (at most 200 bytes of the host's answer, control characters
-  // escaped): "HTTP 401: {"message":"Bad credentials"}", "connect to …: Connection refused".
+  // For the log and the status record, one line, bounded (log_quote: at most 200 bytes of the
+  // host's answer or the client's error, quoted, control characters escaped):
+  // `HTTP 401: "{\"message\":\"Bad credentials\"}"`, `"connect to …: Connection refused"`.
   // Never a request header, so never the token.
   std::string why;
 };
 
 // 2xx: done. 429, 403 with `x-ratelimit-remaining: 0` or a Retry-After: retry (rate limited).
 // 408, 5xx and no answer: retry. Any other answer (400, 401, 403, 404, 422, 3xx…): give up.
+// not_before: Retry-After (delta-seconds or an HTTP-date, on any retry) first, else the reset of
+// a spent limit (x-ratelimit-reset / RateLimit-Reset on a rate-limited answer). A time already
+// past counts as `now`; one more than a day ahead as a day ahead; an unreadable one as none.
+// Pure and thread-safe.
 Verdict judge(const std::variant<HttpResponse, std::string>& answer,
               std::chrono::system_clock::time_point now);
 
