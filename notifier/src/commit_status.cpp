@@ -97,7 +97,9 @@ HttpRequest commit_status_request(const Repository& repository, const CommitStat
 
   json::object body;
   body["state"] = state_word(repository.provider, status.state);
-  if (!status.target_url.empty()) body["target_url"] = clean_utf8(status.target_url, Controls::to_space);
+  if (!status.target_url.empty()) {
+    body["target_url"] = clean_utf8(status.target_url, Controls::to_space);
+  }
   body["description"] = clean_utf8(status.description, Controls::to_space, kMaxDescription);
   // GitLab names the label `name` (it takes `context` as an alias); GitHub and Gitea `context`.
   body[repository.provider == Provider::gitlab ? "name" : "context"] =
