@@ -52,8 +52,8 @@ build() {
   local v=$1 out go src work
   out=$(binary "$v")
   if [ -x "$out" ]; then echo "$out"; return 0; fi
-  go=$(go_tool) || die "go not found (looked on PATH and in /usr/local/go/bin): run scripts/setup.sh first"
-  echo "gitea.sh: building Gitea $v from the Go module proxy (first time only; ~10 min on 2 cores)" >&2
+  go=$(go_tool) || die "go not found (looked on PATH and in /usr/local/go/bin): building Gitea $v needs Go (1.27 wants 1.26.4 or later)"
+  echo "gitea.sh: building Gitea $v from the Go module proxy (first time only; 6 to 10 min on 2 cores)" >&2
   mkdir -p "$cache/$v"
   work=$(mktemp -d "$cache/$v/build.XXXXXX")
   # shellcheck disable=SC2064  # expand $work now: it is local
@@ -124,16 +124,14 @@ ROOT = $dir/repositories
 
 [security]
 INSTALL_LOCK = true
+; webhooks to gitopsd's receiver on 127.0.0.1 (1.27 still reads [webhook] too; 1.28 will not)
+ALLOWED_HOST_LIST = loopback
 
 [service]
 DISABLE_REGISTRATION = true
 
 [mailer]
 ENABLED = false
-
-; webhooks to gitopsd's receiver on 127.0.0.1
-[webhook]
-ALLOWED_HOST_LIST = loopback
 
 [session]
 PROVIDER = memory
