@@ -331,4 +331,38 @@ std::string SshGitServer::url(const std::string& absolute_path) const {
   return "ssh://" + user_ + "@127.0.0.1:" + std::to_string(port_) + absolute_path;
 }
 
+// ---- GiteaServer ----
+
+GiteaServer::GiteaServer() : script_(std::string(GITOPSD_SOURCE_DIR) + "/deploy/gitea/gitea.sh") {
+  auto built = run_command({script_, "binary"});
+  if (built.exit_code != 0) {
+    skip_reason_ = "Gitea is not built here: " + trim(built.output);
+    return;
+  }
+  auto started = run_command({script_, "start", "--dir", dir_.path() + "/gitea", "--port", "0"});
+  if (started.exit_code != 0) {
+    run_command({script_, "stop", "--dir", dir_.path() + "/gitea"});  // one that started but never answered
+    throw std::runtime_error("gitea.sh start failed: " + started.output);
+  }
+  port_ = std::stoi(trim(file_contents(dir_.path() + "/gitea/port")));
+  token_ = trim(file_contents(dir_.path() + "/gitea/token"));
+}
+
+GiteaServer::~GiteaServer() {
+  if (port_ == 0) return;
+  try {
+    run_command({script_, "stop", "--dir", dir_.path() + "/gitea"});
+  } catch (const std::exception&) {
+    // gitea.sh stop SIGKILLs after 30 s, so this is a hung shell: nothing more to do here.
+  }
+}
+
+std::string GiteaServer::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+HttpResponse GiteaServer::api(const std::string& method, const std::string& path,
+                              const std::string& body) const {
+  return http_request(port_, method, "/api/v1" + path,
+                      {{"Authorization", "token " + token_}, {"Content-Type", "application/json"}}, body);
+}
+
 }  // namespace gitopsd::test

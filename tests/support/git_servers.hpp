@@ -131,4 +131,31 @@ class SshGitServer {
   std::unique_ptr<Process> process_;
 };
 
+// A real Gitea (deploy/gitea/gitea.sh) on a free loopback port in a fresh directory, with the
+// admin user "gitopsd" and an all-scopes API token. When the Gitea binary is not built here
+// (`gitea.sh build`, which scripts/setup.sh runs when Go is installed), `skip_reason()` says so
+// and tests GTEST_SKIP.
+class GiteaServer {
+ public:
+  GiteaServer();
+  ~GiteaServer();  // stops it
+  GiteaServer(const GiteaServer&) = delete;
+  GiteaServer& operator=(const GiteaServer&) = delete;
+  const std::optional<std::string>& skip_reason() const { return skip_reason_; }
+  int port() const { return port_; }
+  std::string base_url() const;  // http://127.0.0.1:port
+  const std::string& user() const { return user_; }
+  const std::string& token() const { return token_; }
+  // A request to Gitea's REST API (`path` under /api/v1) with the token and a JSON body.
+  HttpResponse api(const std::string& method, const std::string& path, const std::string& body = "") const;
+
+ private:
+  TempDir dir_;
+  std::string script_;
+  std::string user_ = "gitopsd";
+  std::string token_;
+  int port_ = 0;
+  std::optional<std::string> skip_reason_;
+};
+
 }  // namespace gitopsd::test
