@@ -4,6 +4,8 @@
 #   gitea.sh build  [--version V]    build Gitea V from the Go module proxy into the cache (first
 #                                    time only); print the binary's path
 #   gitea.sh binary [--version V]    print the cached binary's path; exit 1 when it is not built
+#   gitea.sh go                      print the go command build uses; exit 1 when there is none
+#                                    it can use (none, or one older than 1.21)
 #   gitea.sh start  --dir DIR [--port PORT|0] [--version V]
 #                                    first start: write DIR/app.ini (SQLite in DIR), migrate,
 #                                    create admin user gitopsd, write an all-scopes token to
@@ -39,10 +41,29 @@ check_version() {
   [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--version wants a release such as $default_version, not '$1'"
 }
 
+# The Go toolchain the module proxy serves (golang.org/toolchain, which the go command fetches
+# itself when GOTOOLCHAIN names it) for a local Go older than Gitea's go.mod asks for. Only this
+# version: the go command needs 1.21 or later to fetch it.
+proxy_toolchain=go1.27.3
+
 go_tool() {
   if command -v go >/dev/null; then command -v go
   elif [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go
   else return 1; fi
+}
+
+# Whether Go version $1 (1.26.4, go1.26.8) is at least $2.
+version_at_least() {
+  [ "$(printf '%s\n%s\n' "${1#go}" "${2#go}" | sort -V | head -1)" = "${2#go}" ]
+}
+
+# A go command build can use: any from 1.21 on, which fetches $proxy_toolchain when it is too old.
+usable_go() {
+  local go have
+  go=$(go_tool) || die "go not found (looked on PATH and in /usr/local/go/bin)"
+  have=$(GOTOOLCHAIN=local "$go" env GOVERSION) || die "$go env GOVERSION failed"
+  version_at_least "$have" 1.21 || die "$go is $have: too old to fetch $proxy_toolchain (it needs 1.21)"
+  echo "$go"
 }
 
 # Gitea's go.mod has replace directives, so `go install` refuses it: download the module's
@@ -52,7 +73,7 @@ build() {
   local v=$1 out go src work
   out=$(binary "$v")
   if [ -x "$out" ]; then echo "$out"; return 0; fi
-  go=$(go_tool) || die "go not found (looked on PATH and in /usr/local/go/bin): building Gitea $v needs Go (1.27 wants 1.26.4 or later)"
+  go=$(usable_go) || exit 1
   echo "gitea.sh: building Gitea $v from the Go module proxy (first time only; 6 to 10 min on 2 cores)" >&2
   mkdir -p "$cache/$v"
   work=$(mktemp -d "$cache/$v/build.XXXXXX")
@@ -62,14 +83,22 @@ build() {
         | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir","")); sys.exit(1 if d.get("Error") else 0)') \
     || die "the Go module proxy has no code.gitea.io/gitea@v$v"
   cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
+  local wanted have toolchain=local
+  wanted=$(awk '$1 == "go" { print $2; exit }' "$work/src/go.mod")
+  have=$(GOTOOLCHAIN=local "$go" env GOVERSION)
+  if ! version_at_least "$have" "$wanted"; then
+    version_at_least "$proxy_toolchain" "$wanted" || die "Gitea $v needs Go $wanted, newer than $proxy_toolchain"
+    toolchain=$proxy_toolchain
+    echo "gitea.sh: $have is older than Go $wanted, which Gitea $v needs: building with $toolchain from the Go module proxy" >&2
+  fi
   (
     cd "$work/src"
-    export CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false
+    export CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false GOTOOLCHAIN=$toolchain
     for d in modules/templates:templates modules/options:options modules/public:public \
              modules/migration:modules/migration/schemas; do
       (cd "${d%%:*}" && "$go" run ../../build/generate-bindata.go "../../${d#*:}" bindata.dat)
     done
-    "$go" build -p 1 -trimpath -tags bindata \
+    "$go" build -trimpath -tags bindata \
       -ldflags "-s -w -X main.Version=$v -X main.Tags=bindata" -o "$work/gitea" .
   ) >"$cache/$v/build.log" 2>&1 || die "building Gitea $v failed; see $cache/$v/build.log: $(tail -5 "$cache/$v/build.log")"
   mv "$work/gitea" "$out"
@@ -238,8 +267,9 @@ status() {
 case "$cmd" in
   build) version=${version:-$default_version}; check_version "$version"; build "$version" ;;
   binary) version=${version:-$default_version}; check_version "$version"; need_binary "$version"; binary "$version" ;;
+  go) usable_go ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: gitea.sh build|binary|start|stop|status [--dir DIR] [--port PORT|0] [--version V]" >&2; exit 2 ;;
+  *) echo "usage: gitea.sh build|binary|go|start|stop|status [--dir DIR] [--port PORT|0] [--version V]" >&2; exit 2 ;;
 esac
