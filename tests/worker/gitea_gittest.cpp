@@ -19,10 +19,8 @@ TEST(GiteaSmoke, CommitStatusRoundTrip) {
     GTEST_SKIP() << *gitea.skip_reason();
   }
 
-  auto created = gitea.api("POST", "/user/repos", R"({"name":"smoke","auto_init":true,"default_branch":"main"})");
-  ASSERT_EQ(created.status, 201) << created.body;
-  const std::string repo = "/repos/" + gitea.user() + "/smoke";
-
+  const std::string full_name = gitea.create_repository("smoke", /*auto_init=*/true);
+  const std::string repo = "/repos/" + full_name;
   auto branch = gitea.api("GET", repo + "/branches/main");
   ASSERT_EQ(branch.status, 200) << branch.body;
   const std::string sha(json::parse(branch.body).at("commit").at("id").as_string());
@@ -37,15 +35,12 @@ TEST(GiteaSmoke, CommitStatusRoundTrip) {
   auto posted = gitea.api("POST", repo + "/statuses/" + sha, status);
   ASSERT_EQ(posted.status, 201) << posted.body;
 
-  auto read = gitea.api("GET", repo + "/commits/" + sha + "/statuses");
-  ASSERT_EQ(read.status, 200) << read.body;
-  const auto statuses = json::parse(read.body).as_array();
-  ASSERT_EQ(statuses.size(), 1u) << read.body;
-  // Gitea names the state "status" in what it answers.
-  auto field = [&](const char* name) { return std::string(statuses[0].at(name).as_string()); };
-  EXPECT_EQ(field("status"), "success") << read.body;
-  EXPECT_EQ(field("context"), "gitopsd/web") << read.body;
-  EXPECT_EQ(field("description"), "applied by gitopsd") << read.body;
+  const auto statuses = gitea.commit_statuses(full_name, sha);
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0].state, "success");
+  EXPECT_EQ(statuses[0].context, "gitopsd/web");
+  EXPECT_EQ(statuses[0].description, "applied by gitopsd");
+  EXPECT_EQ(statuses[0].target_url, "http://127.0.0.1/");
 }
 
 }  // namespace
