@@ -408,8 +408,9 @@ long GiteaServer::add_push_webhook(const std::string& full_name, const std::stri
 std::vector<GiteaServer::CommitStatus> GiteaServer::commit_statuses(const std::string& full_name,
                                                                     const std::string& sha) const {
   const std::string path = "/repos/" + full_name + "/commits/" + sha + "/statuses";
+  const auto answer = gitea_answer(api("GET", path), 200, "GET " + path);
   std::vector<CommitStatus> statuses;
-  for (const auto& entry : gitea_answer(api("GET", path), 200, "GET " + path).as_array()) {
+  for (const auto& entry : answer.as_array()) {
     auto field = [&](const char* name) {
       const auto* value = entry.as_object().if_contains(name);
       return value && value->is_string() ? std::string(value->as_string()) : std::string();
