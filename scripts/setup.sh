@@ -61,9 +61,9 @@ if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$he
 
 # Gitea, the real Git host of the tests that need a Git host's API and webhooks
 # (tests/worker/gitea_gittest.cpp, the notifier's end-to-end test), built once from the Go module
-# proxy by deploy/gitea/gitea.sh into ${GITOPSD_CACHE_DIR:-~/.cache/gitopsd}/gitea/VERSION (about
-# 8 min cold on 2 cores, with 2.8 GB of Go caches in the builder's home); a later run finds it and
-# takes no time. The build needs a go command of 1.21 or later: the machine's own (/usr/local/go
+# proxy by deploy/gitea/gitea.sh into ${GITOPSD_CACHE_DIR:-~/.cache/gitopsd}/gitea/VERSION (4 min
+# cold on 2 idle cores, leaving 2.8 GB of Go caches in the builder's home); a later run finds it
+# and takes no time. The build needs a go command of 1.21 or later: the machine's own (/usr/local/go
 # or PATH), else Debian's golang-go (Debian 12: from bookworm-backports). When that Go is older
 # than Gitea's go.mod wants, gitea.sh has it fetch the newer toolchain from the module proxy.
 # Built as the caller, so it lands in their cache, which the tests read.

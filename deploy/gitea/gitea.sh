@@ -74,7 +74,7 @@ build() {
   out=$(binary "$v")
   if [ -x "$out" ]; then echo "$out"; return 0; fi
   go=$(usable_go) || exit 1
-  echo "gitea.sh: building Gitea $v from the Go module proxy (first time only; 6 to 10 min on 2 cores)" >&2
+  echo "gitea.sh: building Gitea $v from the Go module proxy (first time only; about 4 min on 2 idle cores)" >&2
   mkdir -p "$cache/$v"
   work=$(mktemp -d "$cache/$v/build.XXXXXX")
   # shellcheck disable=SC2064  # expand $work now: it is local
