@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <iostream>
 
 #include "git_servers.hpp"
 #include "harness.hpp"
@@ -18,10 +17,7 @@ namespace json = boost::json;
 
 TEST(GiteaWebhook, PushReachesTheReceiverSignedAndAWrongSecretIsRefused) {
   GiteaServer gitea;
-  if (gitea.skip_reason()) {
-    std::cerr << "*** GiteaWebhook SKIPPED: " << *gitea.skip_reason() << " ***\n";
-    GTEST_SKIP() << *gitea.skip_reason();
-  }
+  if (gitea.skip_reason()) GTEST_SKIP() << *gitea.skip_reason();  // CI forbids it: GITOPSD_REQUIRE_GITEA
   const std::string full_name = gitea.create_repository("infra");
 
   TempDir dir;
