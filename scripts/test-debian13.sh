@@ -10,9 +10,12 @@
 #   GITOPSD_DEBIAN_MIRROR  the Debian mirror (default http://deb.debian.org/debian)
 #   GITOPSD_MAVEN_REPO     a Maven repository copied in first so the broker's jars are not all
 #                          downloaded again (default ~/.m2/repository, skipped when missing)
+#   GITOPSD_REQUIRE_GITEA  passed in (1: the Gitea tests fail rather than skip without Gitea)
+# The host's Gitea (deploy/gitea/gitea.sh binary: static, so it runs on trixie too) is copied
+# into the chroot's cache, so its set-up need not build it again.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH,GITOPSD_TRIXIE_ROOT,GITOPSD_DEBIAN_MIRROR,GITOPSD_MAVEN_REPO "$0" "$@"; fi
+if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH,GITOPSD_TRIXIE_ROOT,GITOPSD_DEBIAN_MIRROR,GITOPSD_MAVEN_REPO,GITOPSD_CACHE_DIR,GITOPSD_REQUIRE_GITEA "$0" "$@"; fi
 
 root=${GITOPSD_TRIXIE_ROOT:-/var/tmp/gitopsd-trixie}
 mirror=${GITOPSD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -105,10 +108,14 @@ if [ -d "$maven_repo" ]; then
   mkdir -p "$root/root/.m2/repository"
   cp -a "$maven_repo/." "$root/root/.m2/repository/"
 fi
+if gitea=$("$here/deploy/gitea/gitea.sh" binary 2>/dev/null); then
+  # .../gitea/VERSION/gitea into the chroot's default cache (HOME=/root there).
+  install -D -m 0755 "$gitea" "$root/root/.cache/gitopsd/gitea/$(basename "$(dirname "$gitea")")/gitea"
+fi
 phase_done prepare
 
 in_chroot() {
-  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb GITOPSD_REQUIRE_GITEA="${GITOPSD_REQUIRE_GITEA:-}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c "cd $checkout && $1"
 }

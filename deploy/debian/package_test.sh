@@ -26,12 +26,13 @@ trap cleanup EXIT
 echo "== dpkg -i"
 installed=1
 dpkg -i "$deb"
-for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl /usr/libexec/gitopsd/gitopsctl-dev; do
+for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsd-notifier /usr/bin/gitopsctl \
+         /usr/libexec/gitopsd/gitopsctl-dev; do
   [ -x "$f" ] || fail "$f missing or not executable"
 done
 # /lib/systemd/system on Debian 12, /usr/lib/systemd/system on 13 (GITOPSD_SYSTEMD_UNIT_DIR).
 units=$(dirname "$(dpkg -L gitopsd | grep '/gitopsd-receiver\.service$')")
-for f in "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" \
+for f in "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" "$units/gitopsd-notifier.service" \
          /usr/share/doc/gitopsd/copyright /usr/share/doc/gitopsd/examples/targets.conf.example \
          /usr/share/doc/gitopsd/examples/kubectl.yaml /usr/share/doc/gitopsd/examples/gitopsd-alerts.yml; do
   [ -f "$f" ] || fail "$f missing"
@@ -44,6 +45,8 @@ grep -qx 'ExecStart=/usr/bin/gitopsd-receiver --config /etc/gitopsd/gitopsd.yaml
   fail "receiver unit does not run /usr/bin/gitopsd-receiver"
 grep -qx 'ExecStart=/usr/bin/gitopsd-worker --config /etc/gitopsd/gitopsd.yaml --instance %i' "$units/gitopsd-worker@.service" ||
   fail "worker unit does not run /usr/bin/gitopsd-worker"
+grep -qx 'ExecStart=/usr/bin/gitopsd-notifier --config /etc/gitopsd/gitopsd.yaml' "$units/gitopsd-notifier.service" ||
+  fail "notifier unit does not run /usr/bin/gitopsd-notifier"
 dpkg-query -W -f='${Conffiles}\n' gitopsd | grep -q '/etc/gitopsd/gitopsd.yaml' || fail "gitopsd.yaml is not a conffile"
 [ "$(stat -c '%U:%G %a' /etc/gitopsd/gitopsd.yaml)" = "root:gitopsd 640" ] || fail "gitopsd.yaml: $(stat -c '%U:%G %a' /etc/gitopsd/gitopsd.yaml)"
 
@@ -63,7 +66,8 @@ echo "$out" | grep -q -- '--log-level' || fail "gitopsctl dev --help lists no op
 echo ok
 
 echo "== systemd-analyze verify (installed units)"
-out=$(systemd-analyze verify "$units/gitopsd-receiver.service" "$units/gitopsd-worker@1.service" 2>&1) || fail "verify: $out"
+out=$(systemd-analyze verify "$units/gitopsd-receiver.service" "$units/gitopsd-worker@1.service" \
+      "$units/gitopsd-notifier.service" 2>&1) || fail "verify: $out"
 [ -z "$out" ] || fail "verify: $out"
 echo ok
 
@@ -83,8 +87,9 @@ echo "== dpkg --purge"
 touch /var/lib/gitopsd/leftover /etc/gitopsd/secrets/leftover
 dpkg --purge gitopsd
 installed=0
-for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsctl /usr/libexec/gitopsd \
-         "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" /usr/share/doc/gitopsd \
+for f in /usr/bin/gitopsd-receiver /usr/bin/gitopsd-worker /usr/bin/gitopsd-notifier /usr/bin/gitopsctl \
+         /usr/libexec/gitopsd "$units/gitopsd-receiver.service" "$units/gitopsd-worker@.service" \
+         "$units/gitopsd-notifier.service" /usr/share/doc/gitopsd \
          /etc/gitopsd /var/lib/gitopsd; do
   [ ! -e "$f" ] || fail "$f left behind"
 done

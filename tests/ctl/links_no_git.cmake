@@ -1,6 +1,8 @@
-# ctest binaries_link_no_git: none of BINARIES (comma-separated) needs libgit2. readelf -d lists
-# a program's own DT_NEEDED entries (a run that lists none fails, so the check cannot pass
-# by reading nothing).
+# ctest binaries_link_no_git: none of BINARIES (comma-separated) needs libgit2, and none of
+# NO_EXEC (comma-separated, optional) can start a program: it imports none of the exec family,
+# posix_spawn, fork, system or popen. readelf -d lists a program's own DT_NEEDED entries, and
+# --dyn-syms its imports (a run that lists none fails, so the check cannot pass by reading
+# nothing).
 find_program(READELF readelf REQUIRED)
 string(REPLACE "," ";" BINARIES "${BINARIES}")
 foreach(binary IN LISTS BINARIES)
@@ -12,4 +14,17 @@ foreach(binary IN LISTS BINARIES)
     message(FATAL_ERROR "${binary} links libgit2:\n${dynamic}")
   endif()
   message(STATUS "${binary}: no libgit2")
+endforeach()
+string(REPLACE "," ";" NO_EXEC "${NO_EXEC}")
+foreach(binary IN LISTS NO_EXEC)
+  execute_process(COMMAND ${READELF} --dyn-syms -W ${binary} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT symbols MATCHES " UND ")
+    message(FATAL_ERROR "readelf --dyn-syms ${binary} failed or listed no imports (${rc})")
+  endif()
+  string(REGEX MATCHALL " UND (exec[lv]p?e?|posix_spawnp?|v?fork|system|popen)(@|\n)" starts "${symbols}")
+  if(starts)
+    string(REGEX REPLACE " UND ([a-z_]+)[@\n]" "\\1" starts "${starts}")
+    message(FATAL_ERROR "${binary} can start programs: it imports ${starts}")
+  endif()
+  message(STATUS "${binary}: starts no programs")
 endforeach()

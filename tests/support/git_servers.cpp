@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -329,6 +331,93 @@ SshGitServer::~SshGitServer() {
 
 std::string SshGitServer::url(const std::string& absolute_path) const {
   return "ssh://" + user_ + "@127.0.0.1:" + std::to_string(port_) + absolute_path;
+}
+
+// ---- GiteaServer ----
+
+GiteaServer::GiteaServer() : script_(std::string(GITOPSD_SOURCE_DIR) + "/deploy/gitea/gitea.sh") {
+  auto built = run_command({script_, "binary"});
+  if (built.exit_code != 0) {
+    const std::string reason = "Gitea is not built here: " + trim(built.output);
+    // CI sets it: there the Gitea tests are part of what a green run promises.
+    if (const char* required = std::getenv("GITOPSD_REQUIRE_GITEA"); required && std::string(required) == "1") {
+      throw std::runtime_error(reason + " (and GITOPSD_REQUIRE_GITEA=1 forbids skipping)");
+    }
+    skip_reason_ = reason;
+    return;
+  }
+  auto started = run_command({script_, "start", "--dir", dir_.path() + "/gitea", "--port", "0"});
+  if (started.exit_code != 0) {
+    run_command({script_, "stop", "--dir", dir_.path() + "/gitea"});  // one that started but never answered
+    throw std::runtime_error("gitea.sh start failed: " + started.output);
+  }
+  port_ = std::stoi(trim(file_contents(dir_.path() + "/gitea/port")));
+  token_ = trim(file_contents(dir_.path() + "/gitea/token"));
+}
+
+GiteaServer::~GiteaServer() {
+  if (port_ == 0) return;
+  try {
+    run_command({script_, "stop", "--dir", dir_.path() + "/gitea"});
+  } catch (const std::exception&) {
+    // gitea.sh stop SIGKILLs after 30 s, so this is a hung shell: nothing more to do here.
+  }
+}
+
+std::string GiteaServer::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+HttpResponse GiteaServer::api(const std::string& method, const std::string& path,
+                              const std::string& body) const {
+  return http_request(port_, method, "/api/v1" + path,
+                      {{"Authorization", "token " + token_}, {"Content-Type", "application/json"}}, body);
+}
+
+namespace {
+// The JSON of a Gitea answer with status `wanted`; throws with the request and answer otherwise.
+boost::json::value gitea_answer(const HttpResponse& response, int wanted, const std::string& request) {
+  if (response.status != wanted) {
+    throw std::runtime_error("Gitea: " + request + ": " + std::to_string(response.status) + " " + response.body);
+  }
+  return boost::json::parse(response.body);
+}
+}  // namespace
+
+std::string GiteaServer::create_repository(const std::string& name, bool auto_init) const {
+  const boost::json::object body{{"name", name}, {"auto_init", auto_init}, {"default_branch", "main"}};
+  auto created = gitea_answer(api("POST", "/user/repos", boost::json::serialize(body)), 201, "POST /user/repos");
+  return std::string(created.at("full_name").as_string());
+}
+
+std::string GiteaServer::push_url(const std::string& full_name) const {
+  return "http://" + user_ + ":" + token_ + "@127.0.0.1:" + std::to_string(port_) + "/" + full_name + ".git";
+}
+
+long GiteaServer::add_push_webhook(const std::string& full_name, const std::string& url,
+                                   const std::string& secret, const std::string& branch_filter) const {
+  const boost::json::object body{
+      {"type", "gitea"},
+      {"config", {{"url", url}, {"content_type", "json"}, {"http_method", "post"}, {"secret", secret}}},
+      {"events", {"push"}},
+      {"branch_filter", branch_filter},
+      {"active", true}};  // created inactive otherwise
+  const std::string path = "/repos/" + full_name + "/hooks";
+  auto hook = gitea_answer(api("POST", path, boost::json::serialize(body)), 201, "POST " + path);
+  return static_cast<long>(hook.at("id").as_int64());
+}
+
+std::vector<GiteaServer::CommitStatus> GiteaServer::commit_statuses(const std::string& full_name,
+                                                                    const std::string& sha) const {
+  const std::string path = "/repos/" + full_name + "/commits/" + sha + "/statuses";
+  const auto answer = gitea_answer(api("GET", path), 200, "GET " + path);
+  std::vector<CommitStatus> statuses;
+  for (const auto& entry : answer.as_array()) {
+    auto field = [&](const char* name) {
+      const auto* value = entry.as_object().if_contains(name);
+      return value && value->is_string() ? std::string(value->as_string()) : std::string();
+    };
+    statuses.push_back({field("status"), field("context"), field("description"), field("target_url")});
+  }
+  return statuses;
 }
 
 }  // namespace gitopsd::test

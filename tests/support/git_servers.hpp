@@ -131,4 +131,52 @@ class SshGitServer {
   std::unique_ptr<Process> process_;
 };
 
+// A real Gitea (deploy/gitea/gitea.sh) on a free loopback port in a fresh directory, with the
+// admin user "gitopsd" and an all-scopes API token. When the Gitea binary is not built here
+// (`gitea.sh build`, which scripts/setup.sh runs), `skip_reason()` says so and tests GTEST_SKIP;
+// with GITOPSD_REQUIRE_GITEA=1 (CI) the constructor throws instead.
+class GiteaServer {
+ public:
+  GiteaServer();
+  ~GiteaServer();  // stops it
+  GiteaServer(const GiteaServer&) = delete;
+  GiteaServer& operator=(const GiteaServer&) = delete;
+  const std::optional<std::string>& skip_reason() const { return skip_reason_; }
+  int port() const { return port_; }
+  std::string base_url() const;  // http://127.0.0.1:port
+  const std::string& user() const { return user_; }
+  const std::string& token() const { return token_; }
+  // A request to Gitea's REST API (`path` under /api/v1) with the token and a JSON body.
+  HttpResponse api(const std::string& method, const std::string& path, const std::string& body = "") const;
+
+  // The calls below throw std::runtime_error, with Gitea's answer, when Gitea refuses.
+  // A new repository `name` of user() ("gitopsd/<name>", returned), empty unless `auto_init`
+  // (then one commit on `main`).
+  std::string create_repository(const std::string& name, bool auto_init = false) const;
+  // What `git push` takes for `full_name`: Gitea accepts the token as the password.
+  std::string push_url(const std::string& full_name) const;
+  // A repository webhook as a user adds one for gitopsd's receiver: type gitea, JSON, push
+  // events on the branches `branch_filter` matches ("main", "*"), signed with `secret`
+  // (X-Gitea-Signature), active. Returns its id.
+  long add_push_webhook(const std::string& full_name, const std::string& url,
+                        const std::string& secret, const std::string& branch_filter = "*") const;
+  struct CommitStatus {
+    std::string state;  // pending, success, error, failure, warning (Gitea answers it as "status")
+    std::string context;
+    std::string description;
+    std::string target_url;
+  };
+  // The statuses of commit `sha`, as GET /repos/{full_name}/commits/{sha}/statuses lists them:
+  // newest first, every one set (several per context).
+  std::vector<CommitStatus> commit_statuses(const std::string& full_name, const std::string& sha) const;
+
+ private:
+  TempDir dir_;
+  std::string script_;
+  std::string user_ = "gitopsd";
+  std::string token_;
+  int port_ = 0;
+  std::optional<std::string> skip_reason_;
+};
+
 }  // namespace gitopsd::test
