@@ -327,7 +327,7 @@ struct Engine::Impl {
           }
           if (first_time) {
             log->error("commit status not set repository={} target={} commit={} state={} "
-                       "attempts={} answer=\"{}\"{}",
+                       "attempts={} answer={}{}",
                        repository.name, status.target, status.sha, enum_name(status.state),
                        outcome.attempts, outcome.last.why,
                        outcome.last.kind == Verdict::Kind::give_up
@@ -376,7 +376,7 @@ struct Engine::Impl {
         count_notification(sink.name, "dropped");
         // The URL may be a secret (a Slack URL is one): only the sink's name is logged.
         log->error("notification dropped sink={} id={} repository={} target={} status={} "
-                   "attempts={} answer=\"{}\"",
+                   "attempts={} answer={}",
                    sink.name, notification.id, notification.repository, notification.target,
                    notification.status, outcome.attempts, outcome.last.why);
       }

@@ -1,5 +1,6 @@
 #include "loopback_http_server.hpp"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -72,6 +73,9 @@ struct LoopbackHttpServer::Impl {
   void listen(std::uint16_t on_port) {
     const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), on_port);
     acceptor.open(endpoint.protocol());
+    // Asio opens sockets without close-on-exec: a process the test spawns would inherit the
+    // listener, keep the port open while the server is "down", and hold it against set_down.
+    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen();
@@ -83,6 +87,7 @@ struct LoopbackHttpServer::Impl {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) co_return;  // closed: down, or the server ends
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       net::co_spawn(io, session(std::move(socket)), net::detached);
     }
   }
