@@ -41,6 +41,9 @@ TEST(GiteaPipeline, APushToGiteaEndsWithEachTargetsCommitStatusOnGitea) {
   // The worker's and the notifier's file: the receiver's topics and repository, and theirs.
   const std::string results = unique_name("results"), state = unique_name("state"),
                     dlq = unique_name("dlq"), statuses = unique_name("statuses");
+  // As `gitopsctl init-topics` would have: a consumer learns of a topic made after it
+  // subscribed only at its next metadata refresh, minutes later.
+  for (const auto& topic : {results, state, dlq, statuses}) create_topic(setup.bootstrap, topic, 1);
   const int worker_admin = free_port(), notifier_admin = free_port();
   const auto config = dir.write(
       "full.yaml",
