@@ -104,6 +104,10 @@ TEST_F(ExamplesTest, ProvidersAreTheOnesTheirFilesAreNamedAfter) {
   EXPECT_EQ(load("gitlab.yaml").repositories.at(0).provider, Provider::gitlab);
   EXPECT_EQ(load("gitea.yaml").repositories.at(0).provider, Provider::gitea);
   EXPECT_EQ(load("gitea.yaml").repositories.at(0).secrets.size(), 2u) << "shows a rotation";
+  // Each shows where its host's commit-status API is (README: Commit statuses and notifications).
+  EXPECT_EQ(load("github.yaml").repositories.at(0).api->url, "https://api.github.com");
+  EXPECT_EQ(load("gitlab.yaml").repositories.at(0).api->url, "https://gitlab.example.com/api/v4");
+  EXPECT_EQ(load("gitea.yaml").repositories.at(0).api->url, "https://git.example.com/api/v1");
 }
 
 // What makes each exec example right: the diff command's exit code that means drift.

@@ -9,9 +9,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "payloads.hpp"
 #include "git_servers.hpp"
+#include "gitopsd/receiver/signature.hpp"
 #include "harness.hpp"
+#include "loopback_http_server.hpp"
+#include "payloads.hpp"
 
 namespace gitopsd::test {
 namespace {
@@ -61,18 +63,21 @@ class GitopsctlDevTest : public ::testing::Test {
     replace_all(yaml, "127.0.0.1:8080", "127.0.0.1:" + std::to_string(port_));
     replace_all(yaml, "127.0.0.1:9464", "127.0.0.1:" + std::to_string(receiver_admin_port_));
     replace_all(yaml, "127.0.0.1:9465", "127.0.0.1:" + std::to_string(worker_admin_port_));
+    replace_all(yaml, "127.0.0.1:9466", "127.0.0.1:" + std::to_string(notifier_admin_port_));
     replace_all(yaml, "resync_interval: 30s", "resync_interval: " + resync_interval);
     return dir_.write("dev.yaml", yaml);
   }
 
-  std::unique_ptr<Process> start_dev(const std::string& resync_interval) {
-    auto dev = std::make_unique<Process>(
-        std::vector<std::string>{GITOPSCTL_BIN, "dev", "--config", config(resync_interval)},
-        dir_.path() + "/dev.log");
+  std::unique_ptr<Process> start_dev(const std::string& resync_interval,
+                                     const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{GITOPSCTL_BIN, "dev", "--config", config(resync_interval)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto dev = std::make_unique<Process>(argv, dir_.path() + "/dev.log");
     EXPECT_TRUE(wait_until(
         [&] {
           return status_of(receiver_admin_port_, "/readyz") == 200 &&
-                 status_of(worker_admin_port_, "/readyz") == 200;
+                 status_of(worker_admin_port_, "/readyz") == 200 &&
+                 status_of(notifier_admin_port_, "/readyz") == 200;
         },
         60s, 100ms))
         << dev->log();
@@ -94,6 +99,7 @@ class GitopsctlDevTest : public ::testing::Test {
   int port_ = free_port();
   int receiver_admin_port_ = free_port();
   int worker_admin_port_ = free_port();
+  int notifier_admin_port_ = free_port();
 };
 
 TEST_F(GitopsctlDevTest, AppliesAPushWhoseSignedWebhookWasSent) {
@@ -124,6 +130,33 @@ TEST_F(GitopsctlDevTest, AppliesAPushWhoseSignedWebhookWasSent) {
       << printed;
   EXPECT_NE(printed.find(dest_), std::string::npos) << printed;
 
+  dev->signal(SIGTERM);
+  EXPECT_EQ(dev->wait(60s), std::optional<int>(0)) << dev->log();
+}
+
+// `--notify-url`: every outcome is posted there, signed with the key printed at start.
+TEST_F(GitopsctlDevTest, NotifyUrlGetsEachOutcomeSignedWithThePrintedKey) {
+  LoopbackHttpServer sink(/*tls=*/false);
+  auto dev = start_dev("10m", {"--notify-url", sink.url("/gitopsd")});
+  const std::string printed = dev->log();
+  const auto key_at = printed.find("signing key whsec_");
+  ASSERT_NE(key_at, std::string::npos) << printed;
+  const std::string key = printed.substr(key_at + 12, printed.find(')', key_at) - key_at - 12);
+  auto after = push("<h1>v3</h1>\n");
+  auto body = dir_.write("push.json", github_push("acme/demo", "main", first_, after));
+  Process sent({GITOPSCTL_BIN, "sign", "--secret-file", secret_, "--provider", "github", "--send",
+                "http://127.0.0.1:" + std::to_string(port_) + "/hooks/github", body},
+               dir_.path() + "/sign.log");
+  ASSERT_EQ(sent.wait(30s), std::optional<int>(0)) << sent.log();
+  ASSERT_TRUE(sink.wait_for_requests(1, 60s)) << dev->log();
+  const auto request = sink.requests().front();
+  EXPECT_TRUE(receiver::verify_standard_webhook(
+      request.header("webhook-id"), request.header("webhook-timestamp"),
+      request.header("webhook-signature"), request.body, {Secret{key, "printed"}},
+      std::chrono::system_clock::now()))
+      << key << "\n" << request.body;
+  EXPECT_NE(request.body.find("\"status\":\"applied\""), std::string::npos) << request.body;
+  EXPECT_NE(request.body.find(after), std::string::npos) << request.body;
   dev->signal(SIGTERM);
   EXPECT_EQ(dev->wait(60s), std::optional<int>(0)) << dev->log();
 }

@@ -16,6 +16,7 @@
 #include "gitopsd/records.hpp"
 #include "harness.hpp"
 #include "loopback_http_server.hpp"
+#include "notify_socket.hpp"
 #include "status_api_server.hpp"
 
 namespace gitopsd::test {
@@ -72,11 +73,11 @@ class NotifierTest : public ::testing::Test {
     return y;
   }
 
-  void start() {
+  void start(const std::map<std::string, std::string>& env = {}) {
     if (config_path_.empty()) config_path_ = dir_.write("gitopsd.yaml", config_yaml());
     notifier_ = std::make_unique<Process>(
         std::vector<std::string>{GITOPSD_NOTIFIER_BIN, "--config", config_path_},
-        dir_.path() + "/notifier-" + std::to_string(++starts_) + ".log");
+        dir_.path() + "/notifier-" + std::to_string(++starts_) + ".log", env);
     ASSERT_TRUE(wait_until(
         [&] {
           try {
@@ -334,6 +335,48 @@ TEST_F(NotifierTest, KilledMidBatchLosesNoStatus) {
   EXPECT_EQ(sets.size(), static_cast<std::size_t>(kChanges));
   std::cout << "[ figures ] killed mid-batch: " << kChanges << " statuses, all set; "
             << duplicates << " set twice (at-least-once)\n";
+}
+
+// Under systemd (Type=notify, WatchdogSec): READY=1 once in the group, WATCHDOG=1 from the
+// poll loop, STOPPING=1 and exit 0 on SIGTERM.
+TEST_F(NotifierTest, ReadyInTheGroupPingsTheWatchdogAndStopsCleanly) {
+  NotifySocket notify(dir_.path() + "/notify");
+  start({{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "1000000"}});
+  auto ready = notify.receive_skipping_pings(60s);
+  ASSERT_TRUE(ready) << notifier_->log();
+  EXPECT_EQ(ready->text, "READY=1");
+  EXPECT_EQ(group_assignments(bootstrap_, group_), std::vector<int>{3}) << "events, results, dlq";
+  std::vector<NotifySocket::Clock::time_point> pings;
+  const auto start_at = NotifySocket::Clock::now();
+  while (NotifySocket::Clock::now() - start_at < 3s) {
+    if (auto m = notify.receive(100ms); m && m->text == "WATCHDOG=1") pings.push_back(m->at);
+  }
+  ASSERT_GE(pings.size(), 3u) << "about two a second";
+  for (std::size_t i = 1; i < pings.size(); ++i) EXPECT_LT(pings[i] - pings[i - 1], 1s);
+  notifier_->signal(SIGTERM);
+  auto stopping = notify.receive_skipping_pings(10s);
+  ASSERT_TRUE(stopping) << notifier_->log();
+  EXPECT_EQ(stopping->text, "STOPPING=1");
+  EXPECT_EQ(notifier_->wait(30s), 0) << notifier_->log();
+}
+
+// A token rotated in its file takes effect on SIGHUP, without a restart.
+TEST_F(NotifierTest, ARotatedTokenTakesEffectOnReload) {
+  dir_.write("token", "the-revoked-token-0123456789\n");
+  start();
+  const std::string before = sha_of(20), after = sha_of(21);
+  api_.add_commit(kMatch, before);
+  api_.add_commit(kMatch, after);
+  publish(result(event(before), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_until([&] { return api_.http().request_count() == 1; }, 30s, 50ms));
+  EXPECT_EQ(api_.http().requests().front().answered, 401);
+  dir_.write("token", std::string(kToken) + "\n");
+  notifier_->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return notifier_->log().find("config reloaded") != std::string::npos; },
+                         30s, 50ms))
+      << notifier_->log();
+  publish(result(event(after), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_state(after, "web", "success")) << notifier_->log();
 }
 
 }  // namespace

@@ -222,8 +222,9 @@ struct NotifyConfig {
   // The commit status's link; {repository}, {target}, {commit} and {event_id} are replaced.
   // Empty: none.
   std::string target_url;
-  // Tries per commit status or notification before it is dropped (logged and counted), 1..50.
-  unsigned max_attempts = 8;
+  // Tries per commit status or notification before it is dropped (logged and counted), 1..50;
+  // 12 with the default backoff rides out a host down for about 18 minutes.
+  unsigned max_attempts = 12;
   // Backoff between tries doubles from 1 s up to this, and a host's Retry-After or
   // x-ratelimit-reset is honoured up to it; 1s..1h.
   Duration max_backoff = std::chrono::minutes(5);
