@@ -97,11 +97,11 @@ def kafka_yaml(bootstrap):
 """
 
 
-def start_notifier(build, config, tmp, admin_port):
+def start_notifier(build, config, tmp, admin_port, log_level="info"):
     """gitopsd-notifier on `config`, logging to tmp/notifier.log; returns once /readyz answers."""
     log = open(os.path.join(tmp, "notifier.log"), "w")
     proc = subprocess.Popen([os.path.join(build, "notifier/gitopsd-notifier"), "--config", config,
-                             "--log-level", "info"], stderr=log, stdout=log)
+                             "--log-level", log_level], stderr=log, stdout=log)
     end = time.time() + 60
     while time.time() < end:
         if proc.poll() is not None:
