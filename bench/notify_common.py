@@ -86,7 +86,7 @@ def librdkafka_producer(bootstrap, linger_ms):
     try:
         import confluent_kafka
     except ImportError:
-        raise SystemExit("the notifier benches need confluent-kafka: pip install confluent-kafka")
+        raise SystemExit("the notifier benches need confluent-kafka: apt-get install python3-confluent-kafka (scripts/setup.sh does)")
     return confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "acks": "all",
                                      "queue.buffering.max.messages": 1000000})
 

@@ -39,7 +39,7 @@ packages=(
   librdkafka-dev libgit2-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   maven kcat
-  python3-jsonschema wrk webhook openssl
+  python3-jsonschema python3-confluent-kafka wrk webhook openssl
   prometheus ansible-core systemd lintian dpkg-dev
 )
 missing=()
