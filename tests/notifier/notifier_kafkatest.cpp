@@ -286,6 +286,27 @@ TEST_F(NotifierTest, AnApiThatIsDownHoldsUpNeitherTheSinksNorItsOwnStatusForGood
   ASSERT_TRUE(wait_state(sha, "web", "failure")) << notifier_->log();
 }
 
+// A sink that stays down is tried max_attempts times with backoff, then dropped: logged,
+// counted, the record committed. The other sink is served meanwhile.
+TEST_F(NotifierTest, ASinkThatStaysDownIsDroppedAfterItsTriesAndHoldsUpNoOther) {
+  webhook_.set_down(true);
+  start();
+  publish(result(event(sha_of(6)), "web", ResultStatus::failed, "exit code 3"));
+  ASSERT_TRUE(slack_.wait_for_requests(1, 30s)) << notifier_->log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return metric_value(metrics(), "gitopsd_notifier_notifications_total{sink=\"audit\","
+                                       "outcome=\"dropped\"}") == 1;
+      },
+      60s, 100ms))
+      << notifier_->log();
+  EXPECT_EQ(metric_value(metrics(), "gitopsd_notifier_retries_total{kind=\"notification\"}"),
+            max_attempts_ - 1);
+  EXPECT_NE(notifier_->log().find("notification dropped sink=audit"), std::string::npos);
+  EXPECT_TRUE(wait_until(
+      [&] { return metric_value(metrics(), "gitopsd_notifier_records_in_flight") == 0; }, 10s, 100ms));
+}
+
 TEST_F(NotifierTest, ADeadLetterReachesTheSinksThatWantIt) {
   start();
   const Event e = event(sha_of(5));
