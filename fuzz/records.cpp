@@ -1,7 +1,8 @@
 // Fuzz target: the parsers of what travels on Kafka: gitopsd.event.v1 (events topic),
-// gitopsd.result.v1 (results) and gitopsd.state.v1 (state). The first byte names the parser
-// ('e', 'r' or 's'), the rest is the record, so seeds stay readable JSON. Whatever a parser
-// accepts must survive a round trip: serialized and parsed again, it is the same record.
+// gitopsd.result.v1 (results), gitopsd.state.v1 (state) and gitopsd.commit-status.v1
+// (statuses). The first byte names the parser ('e', 'r', 's' or 'c'), the rest is the record,
+// so seeds stay readable JSON. Whatever a parser accepts must survive a round trip: serialized
+// and parsed again, it is the same record.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -34,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 'e': round_trip<gitopsd::Event>(json, gitopsd::parse_event); break;
     case 'r': round_trip<gitopsd::Result>(json, gitopsd::parse_result); break;
     case 's': round_trip<gitopsd::StateRecord>(json, gitopsd::parse_state); break;
+    case 'c': round_trip<gitopsd::CommitStatusRecord>(json, gitopsd::parse_commit_status); break;
     default: break;
   }
   return 0;
