@@ -75,9 +75,12 @@ class GitopsctlDevTest : public ::testing::Test {
     auto dev = std::make_unique<Process>(argv, dir_.path() + "/dev.log");
     EXPECT_TRUE(wait_until(
         [&] {
+          // Ready, and the next steps printed to their last line: dev prints them once it sees
+          // all three ready, up to 50 ms after their /readyz turns 200.
           return status_of(receiver_admin_port_, "/readyz") == 200 &&
                  status_of(worker_admin_port_, "/readyz") == 200 &&
-                 status_of(notifier_admin_port_, "/readyz") == 200;
+                 status_of(notifier_admin_port_, "/readyz") == 200 &&
+                 dev->log().find("  Every result: kcat") != std::string::npos;
         },
         60s, 100ms))
         << dev->log();
