@@ -679,7 +679,7 @@ void Parser::tls_files(const Field& cert_file, const Field& key_file) const {
 WorkerConfig Parser::worker(const Field& f) const {
   const Map m(*this, f);
   m.only({"group_id", "state_dir", "admin_listen", "apply_timeout", "max_attempts",
-          "resync_interval", "max_file_bytes"});
+          "resync_interval", "max_file_bytes", "max_parallel_fetches"});
   WorkerConfig c;
   if (auto v = m.get("group_id")) c.group_id = text(*v);
   if (auto v = m.get("state_dir")) c.state_dir = text(*v);
@@ -692,6 +692,8 @@ WorkerConfig Parser::worker(const Field& f) const {
     c.resync_interval = duration(*v, WorkerConfig::kMaxResyncInterval);
   }
   if (auto v = m.get("max_file_bytes")) c.max_file_bytes = size(*v);
+  if (auto v = m.get("max_parallel_fetches"))
+    c.max_parallel_fetches = static_cast<unsigned>(integer(*v, 1, 256));
   return c;
 }
 

@@ -33,7 +33,8 @@ class AuditLog {
     if (!options_.target.empty() && r.target != options_.target) return;
     auto it = events_.find(r.event_id);
     const Event* e = it == events_.end() ? nullptr : &it->second;
-    // Every resync (poll) says `unchanged` for every target every resync_interval: noise.
+    // A resync (poll) publishes `unchanged` only when it clears an earlier error (workers
+    // before issue 15 did for every target every resync_interval): noise without --all.
     if (!options_.all && e && e->kind == EventKind::poll && r.status == ResultStatus::unchanged)
       return;
     if (options_.json) {

@@ -117,6 +117,7 @@ worker:
   apply_timeout: 20m
   max_attempts: 7
   resync_interval: 1d
+  max_parallel_fetches: 32
 repositories:
   - name: infra
     provider: github
@@ -185,6 +186,7 @@ repositories:
   EXPECT_EQ(c.worker.apply_timeout, 20min);
   EXPECT_EQ(c.worker.max_attempts, 7u);
   EXPECT_EQ(c.worker.resync_interval, 24h);
+  EXPECT_EQ(c.worker.max_parallel_fetches, 32u);
 
   ASSERT_EQ(c.repositories.size(), 3u);
   const Repository& infra = c.repositories[0];
@@ -262,6 +264,7 @@ TEST_F(ConfigTest, UsesDefaultsWhenSectionsAreAbsent) {
     EXPECT_EQ(c.worker.apply_timeout, 10min);
     EXPECT_EQ(c.worker.max_attempts, 5u);
     EXPECT_EQ(c.worker.resync_interval, 3min);
+    EXPECT_EQ(c.worker.max_parallel_fetches, 8u);
     EXPECT_TRUE(c.repositories.empty());
   }
 }
@@ -393,6 +396,13 @@ TEST_F(ConfigTest, RejectsStringForMaxAttempts) {
 TEST_F(ConfigTest, RejectsMaxAttemptsOutOfRange) {
   expect_error("worker:\n  max_attempts: 0\n", "2:17",
                "expected an integer from 1 to 100, got '0'");
+}
+
+TEST_F(ConfigTest, RejectsMaxParallelFetchesOutOfRange) {
+  expect_error("worker:\n  max_parallel_fetches: 0\n", "2:25",
+               "worker.max_parallel_fetches: expected an integer from 1 to 256, got '0'");
+  expect_error("worker:\n  max_parallel_fetches: 257\n", "2:25",
+               "expected an integer from 1 to 256, got '257'");
 }
 
 TEST_F(ConfigTest, RejectsNonBooleanSelfHeal) {

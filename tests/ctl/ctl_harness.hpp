@@ -132,7 +132,7 @@ class CtlFixture : public ::testing::Test {
         ", results: " + results_ + ", state: " + state_ + ", dlq: " + dlq_ +
         ", statuses: " + statuses_ + "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
         "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir_.path() +
-        "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
+        "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(worker_admin_port_) +
         "\"\n  resync_interval: " + resync_ + "\n  max_attempts: 1\n  apply_timeout: 30s\n"
         "repositories:\n  - name: infra\n    provider: github\n    match: acme/infra\n    url: " +
         daemon_->url(repo_.name()) + "\n    branch: main\n    secrets: [{file: " + dir_.path() +
@@ -186,6 +186,7 @@ class CtlFixture : public ::testing::Test {
               statuses_ = unique_name("statuses");
   std::string web_dest_, api_dest_, targets_yaml_, config_;
   std::string resync_ = "10m";
+  int worker_admin_port_ = free_port();
   std::unique_ptr<Process> worker_;
 };
 

@@ -23,19 +23,28 @@ std::string login() {
 
 class EventsTest : public CtlFixture {};
 
-TEST_F(EventsTest, ShowsWhoAndOutcomeAndHidesResyncUnchangedUnlessAll) {
+TEST_F(EventsTest, ShowsWhoAndOutcomeAndQuietResyncsLeaveNoRecord) {
   resync_ = "1s";
   start_worker();
   auto sync = ctl({"sync", "infra", "--wait", "--json"});
   ASSERT_EQ(sync.exit_code, 0) << sync << worker_log();
   const auto event_id = json_of(sync.out).at("event_id");
-  // Resync (poll) events say `unchanged` for each target every second from now on.
-  ASSERT_TRUE(wait_until([&] {
-    auto all = ctl({"events", "--all", "--json"});
-    for (const auto& l : json_lines(all.out))
-      if (l.at("kind") == "poll" && l.at("status") == "unchanged") return true;
-    return false;
-  }, 60s, 500ms)) << worker_log();
+  // A resync every second from now on, each finding the targets as applied: quiet (rule 6).
+  auto quiet = [&] {
+    try {
+      return metric_value(http_request(worker_admin_port_, "GET", "/metrics", {}, "", 2s).body,
+                          "gitopsd_resyncs_total{outcome=\"quiet\"}");
+    } catch (const std::exception&) {
+      return 0.0;
+    }
+  };
+  ASSERT_TRUE(wait_until([&] { return quiet() >= 3; }, 60s, 500ms)) << worker_log();
+
+  // Not even --all shows them: they published nothing.
+  auto all = ctl({"events", "--all", "--json", "--since", "1h"});
+  ASSERT_EQ(all.exit_code, 0) << all;
+  for (const auto& l : json_lines(all.out))
+    EXPECT_FALSE(l.at("kind") == "poll" && l.at("status") == "unchanged") << all.out;
 
   auto events = ctl({"events", "--json", "--since", "1h"});
   ASSERT_EQ(events.exit_code, 0) << events;

@@ -240,6 +240,8 @@ void GitHttpServer::start() {
   wait_for_listener(*process_, port_, "git http server");
 }
 
+std::string GitHttpServer::log() const { return process_ ? process_->log() : std::string(); }
+
 void GitHttpServer::stop() {
   if (!process_) return;
   process_->terminate();

@@ -94,6 +94,8 @@ class GitHttpServer {
   // Stops the server ("git host down"); start() brings it back on the same port.
   void stop();
   void start();
+  // Its request log: one "git-http: \"GET /infra.git/info/refs?..." line per request.
+  std::string log() const;
 
  private:
   TempDir logs_;

@@ -345,6 +345,37 @@ TEST_F(MirrorHttpTest, FetchWithRightTokenReturnsTip) {
   EXPECT_EQ(tip_of(mirror.fetch(kTimeout)), next);
 }
 
+// A resync of a repository that did not change costs the host one ref listing: no pack is
+// negotiated, since the mirror has the advertised tip already.
+TEST_F(MirrorHttpTest, FetchOfAnUnchangedBranchOnlyListsRefs) {
+  repo_.write("a.txt", "1\n");
+  const auto sha = repo_.commit("c");
+  repo_.push();
+  GitHttpServer server(repo_.served_root(), "s3cret-token");
+  Mirror mirror(http_repository(server.url("infra"), "s3cret-token"), state_dir_.path());
+  auto count = [&](const std::string& what) {
+    const std::string log = server.log();
+    std::size_t n = 0;
+    for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_EQ(tip_of(mirror.fetch(kTimeout)), sha);
+  ASSERT_EQ(count("POST /infra.git/git-upload-pack"), 1u) << server.log();
+  const auto listings = count("GET /infra.git/info/refs");
+  mirror.release();  // as after every batch: the next fetch opens it again
+  EXPECT_EQ(tip_of(mirror.fetch(kTimeout)), sha);
+  EXPECT_EQ(tip_of(mirror.fetch(kTimeout)), sha);
+  EXPECT_EQ(count("POST /infra.git/git-upload-pack"), 1u) << server.log();
+  EXPECT_GT(count("GET /infra.git/info/refs"), listings) << server.log();
+  // A new commit is downloaded as before.
+  repo_.write("a.txt", "2\n");
+  const auto next = repo_.commit("c2");
+  repo_.push();
+  EXPECT_EQ(tip_of(mirror.fetch(kTimeout)), next);
+  EXPECT_EQ(count("POST /infra.git/git-upload-pack"), 2u) << server.log();
+  EXPECT_TRUE(mirror.is_ancestor_or_same(sha, next));
+}
+
 TEST_F(MirrorHttpTest, WrongTokenIsNotRetryableAndNotInMessage) {
   repo_.write("a.txt", "1\n");
   repo_.commit("c");

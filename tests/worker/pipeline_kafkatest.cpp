@@ -228,7 +228,7 @@ TEST_F(PipelineTest, SignedPushIsAppliedToTheFilesTarget) {
   for (const char* line :
        {"gitopsd_applies_total{repository=\"infra\",target=\"web\",status=\"applied\"} 2",
         "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 2",
-        "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}",
+        "gitopsd_fetch_duration_seconds_count ",
         "gitopsd_consumer_lag{partition=\"0\"}"})
     EXPECT_TRUE(wait_until(  // the lag gauge is refreshed every 5 s
         [&] {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -342,7 +343,7 @@ TEST_F(ReconcilerTest, GitHostBackWithinTheRetriesIsAppliedAndOneThatStaysAwayIs
   EXPECT_EQ(results[0].status, ResultStatus::applied) << results[0].message;
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   // Every attempt is timed: more than one means the host was away at first.
-  EXPECT_GE(test::metric_value(metrics(), "gitopsd_fetch_duration_seconds_count{repository=\"infra\"}"), 2);
+  EXPECT_GE(test::metric_value(metrics(), "gitopsd_fetch_duration_seconds_count"), 2);
 
   max_attempts_ = 2;
   auto& gone = reconciler({}, "git://127.0.0.1:" + std::to_string(test::free_port()) + "/gone.git");
@@ -365,12 +366,11 @@ TEST_F(ReconcilerTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
   fs::remove(dest_ + "/app.sh");
   ASSERT_TRUE(reconcile({resync()}));
   ASSERT_TRUE(reconcile({resync()}));
+  // The second resync finds the target in sync: it publishes nothing (rule 6).
   auto results = sink_.results();
-  ASSERT_EQ(results.size(), 3u);
+  ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[1].status, ResultStatus::drift_corrected) << results[1].message;
   EXPECT_EQ(results[1].commit, first_);
-  EXPECT_EQ(results[2].status, ResultStatus::unchanged) << results[2].message;
-  EXPECT_EQ(results[2].message, "in sync");
   EXPECT_EQ(read_file(dest_ + "/index.html"), "<h1>v1</h1>\n");
   EXPECT_FALSE(fs::exists(dest_ + "/extra.txt"));
   EXPECT_TRUE(fs::exists(dest_ + "/app.sh"));
@@ -379,8 +379,54 @@ TEST_F(ReconcilerTest, FilesChangedByHandAreCorrectedAtTheNextResync) {
        {"gitopsd_applies_total{repository=\"infra\",target=\"web\",status=\"applied\"} 1",
         "gitopsd_drift_found_total{repository=\"infra\",target=\"web\"} 1",
         "gitopsd_drift_corrected_total{repository=\"infra\",target=\"web\"} 1",
-        "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 1"})
+        "gitopsd_apply_duration_seconds_count{repository=\"infra\",target=\"web\"} 1",
+        "gitopsd_resyncs_total{outcome=\"drift\"} 1", "gitopsd_resyncs_total{outcome=\"quiet\"} 1"})
     EXPECT_NE(page.find(line), std::string::npos) << line << "\n" << page;
+}
+
+// Rule 6: a resync that finds no new commit and no drift publishes no result, no state and no
+// dead letter; it shows in the metrics, with when the repository was last re-checked.
+TEST_F(ReconcilerTest, QuietResyncPublishesNothingAndShowsInMetrics) {
+  reconciler();
+  ASSERT_TRUE(reconcile({push(kZeroSha, first_)}));
+  const auto states = sink_.states().size();
+  const double before = std::chrono::duration<double>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reconcile({resync()}));
+  EXPECT_EQ(sink_.results().size(), 1u) << "only the push's apply";
+  EXPECT_EQ(sink_.states().size(), states);
+  EXPECT_TRUE(sink_.dead_letters().empty());
+  const auto page = metrics();
+  EXPECT_EQ(test::metric_value(page, "gitopsd_resyncs_total{outcome=\"quiet\"}"), 3) << page;
+  EXPECT_GE(test::metric_value(page, "gitopsd_resync_last_timestamp_seconds{repository=\"infra\"}"),
+            std::floor(before))
+      << page;
+  // A manual sync was asked for by someone: it is answered even when nothing changed.
+  ASSERT_TRUE(reconcile({event(EventKind::manual, kZeroSha, kZeroSha)}));
+  auto results = sink_.results();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[1].status, ResultStatus::unchanged) << results[1].message;
+  EXPECT_EQ(results[1].message, "in sync");
+}
+
+// A resync that finds a new commit and one that fails still say so.
+TEST_F(ReconcilerTest, ResyncThatAppliesOrFailsPublishesItsResult) {
+  auto& r = reconciler(exec_target("echo deployed\n"));
+  const auto head = repo_.rev_parse("HEAD");
+  ASSERT_TRUE(r.reconcile({resync()}, {}));
+  auto results = sink_.results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, ResultStatus::applied) << results[0].message;
+  EXPECT_EQ(results[0].commit, head);
+  max_attempts_ = 1;
+  auto& gone = reconciler({}, "git://127.0.0.1:" + std::to_string(test::free_port()) + "/gone.git");
+  ASSERT_TRUE(gone.reconcile({resync()}, {}));
+  results = sink_.results();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[1].status, ResultStatus::failed) << results[1].message;
+  const auto page = metrics();
+  EXPECT_EQ(test::metric_value(page, "gitopsd_resyncs_total{outcome=\"applied\"}"), 1) << page;
+  EXPECT_EQ(test::metric_value(page, "gitopsd_resyncs_total{outcome=\"failed\"}"), 1) << page;
 }
 
 // Rule 6: a push whose webhook was lost is applied by the next resync.

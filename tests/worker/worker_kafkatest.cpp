@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <ctime>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,6 +34,7 @@ class RunningWorker {
       : worker_(std::move(config), metrics_, timings),
         thread_([this] { worker_.run(stop_.get_token()); }) {}
   ~RunningWorker() { stop(); }
+  std::string metrics() const { return metrics_.render(); }
   void stop() {
     stop_.request_stop();
     if (thread_.joinable()) thread_.join();
@@ -145,6 +149,90 @@ TEST(WorkerTest, EventsWaitingTogetherAreAppliedTogether) {
   EXPECT_GE(applied, 1u);
   EXPECT_LT(applied, static_cast<std::size_t>(kPushes / 2)) << "one apply per batch, not per event";
   EXPECT_EQ(file_contents(dest + "/index.html"), "<h1>v" + std::to_string(kPushes) + "</h1>\n");
+}
+
+// "2026-12-04T16:55:31.740Z" as milliseconds since the epoch.
+std::int64_t unix_ms(const std::string& timestamp) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(timestamp.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+}
+
+// Rule 6 at scale: each repository is re-checked once per interval in its own slot, so the
+// re-checks come at an even rate; once everything is applied they publish nothing; and a push
+// whose webhook never came is applied within an interval.
+TEST(WorkerTest, ResyncsAreSpreadOverTheIntervalAndQuietOnesPublishNothing) {
+  worker::init_libgit2();
+  TempDir dir;
+  GitRepoFixture repo("infra");
+  repo.write("web/index.html", "<h1>v1</h1>\n");
+  repo.commit("first");
+  repo.push();
+  constexpr int kRepositories = 24;
+  constexpr auto kInterval = 6s;
+  auto config = worker_config(dir.path() + "/state", repo.served_path(),
+                              Target{.name = "web", .path = "web",
+                                     .apply = FilesApply{.dest = dir.path() + "/dest-0"}});
+  config->worker.resync_interval = kInterval;
+  config->worker.max_parallel_fetches = 3;
+  for (int i = 1; i < kRepositories; ++i) {
+    Repository r = config->repositories.front();
+    r.name = "r" + std::to_string(i);
+    r.match = "acme/r" + std::to_string(i);
+    r.targets.front().apply = FilesApply{.dest = dir.path() + "/dest-" + std::to_string(i)};
+    config->repositories.push_back(std::move(r));
+  }
+  create_topic(config->kafka.brokers, config->kafka.topics.events, 3);
+  auto dest_file = [&](int i) { return dir.path() + "/dest-" + std::to_string(i) + "/index.html"; };
+  auto all_hold = [&](const std::string& content) {
+    for (int i = 0; i < kRepositories; ++i)
+      if (file_contents(dest_file(i)) != content) return false;
+    return true;
+  };
+
+  RunningWorker worker(config, worker::WorkerTimings{});
+  // The first interval's re-checks find nothing applied yet and apply every target.
+  ASSERT_TRUE(wait_until([&] { return all_hold("<h1>v1</h1>\n"); }, 3 * kInterval)) << worker.metrics();
+  TopicReader results(config->kafka.brokers, config->kafka.topics.results);
+  ASSERT_EQ(results.read(kRepositories, 30s).size(), static_cast<std::size_t>(kRepositories));
+
+  // Two more intervals: every re-check is quiet.
+  std::this_thread::sleep_for(2 * kInterval);
+  const auto page = worker.metrics();
+  EXPECT_GE(metric_value(page, "gitopsd_resyncs_total{outcome=\"quiet\"}"), kRepositories) << page;
+  EXPECT_EQ(results.read_to_end().size(), static_cast<std::size_t>(kRepositories))
+      << "a quiet re-check published a result";
+
+  // The poll events, by when they were made: spread over the interval, not in one burst. A
+  // slot is 250 ms, so no second holds more than five (four, and one slot's jitter).
+  TopicReader events(config->kafka.brokers, config->kafka.topics.events);
+  std::map<std::int64_t, int> per_second;
+  std::map<std::string, int> per_repository;
+  for (const auto& record : events.read_to_end()) {
+    const auto event = json::parse(record.value).as_object();
+    const auto at = unix_ms(std::string(event.at("received_at").as_string()));
+    ASSERT_GE(at, 0) << record.value;
+    ++per_second[at / 1000];
+    ++per_repository[record.key];
+  }
+  EXPECT_EQ(per_repository.size(), static_cast<std::size_t>(kRepositories));
+  for (const auto& [second, count] : per_second) EXPECT_LE(count, 5) << "second " << second;
+  for (const auto& [name, count] : per_repository) {
+    EXPECT_GE(count, 2) << name;
+    EXPECT_LE(count, 5) << name;
+  }
+
+  // A push without a webhook: every repository (all on this one) picks it up within an
+  // interval (and one for the apply to land).
+  repo.write("web/index.html", "<h1>v2</h1>\n");
+  repo.commit("second");
+  repo.push();
+  EXPECT_TRUE(wait_until([&] { return all_hold("<h1>v2</h1>\n"); }, kInterval + 3s)) << worker.metrics();
 }
 
 }  // namespace

@@ -37,6 +37,13 @@ void init_libgit2() {
   static std::once_flag once;
   std::call_once(once, [] {
     git_libgit2_init();
+    // Bounds that hold whatever the number of repositories: the object cache (256 MiB by
+    // default, shared by every open repository), the pack windows mapped at once (8 GiB by
+    // default on 64-bit) and the pack files kept open. Mirrors are open only during their
+    // batch (Mirror::release), so these only matter for large repositories fetched at once.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(64) << 20);
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(256) << 20);
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, static_cast<size_t>(128));
     load_trusted_cas();
     install_fetch_timeouts();
   });
@@ -45,8 +52,22 @@ void init_libgit2() {
 struct Mirror::Impl {
   Repository repository;
   std::string directory;
-  RepoPtr repo{nullptr};
+  // Open only while the reconciler uses it (see release()); opened again on demand.
+  mutable RepoPtr repo{nullptr};
   std::optional<std::string> tip;
+
+  // The repository handle, opened if released; null when it cannot be (`error` says why).
+  git_repository* handle(std::string* error = nullptr) const {
+    if (!repo) {
+      git_repository* raw = nullptr;
+      if (git_repository_open_bare(&raw, directory.c_str()) != 0) {
+        if (error) *error = "cannot open mirror " + directory + ": " + last_error_text();
+        return nullptr;
+      }
+      repo.reset(raw);
+    }
+    return repo.get();
+  }
 
   TreePtr subtree(const std::string& commit, const std::string& path, std::string* error) const {
     auto oid = parse_oid(commit);
@@ -54,8 +75,10 @@ struct Mirror::Impl {
       if (error) *error = "not a commit id: " + commit;
       return TreePtr(nullptr);
     }
+    git_repository* r = handle(error);
+    if (r == nullptr) return TreePtr(nullptr);
     git_commit* raw_commit = nullptr;
-    if (git_commit_lookup(&raw_commit, repo.get(), &*oid) != 0) {
+    if (git_commit_lookup(&raw_commit, r, &*oid) != 0) {
       if (error) *error = "commit " + commit + " not in mirror: " + last_error_text();
       return TreePtr(nullptr);
     }
@@ -81,7 +104,7 @@ struct Mirror::Impl {
       return TreePtr(nullptr);
     }
     git_tree* raw_sub = nullptr;
-    if (git_tree_lookup(&raw_sub, repo.get(), git_tree_entry_id(entry.get())) != 0) {
+    if (git_tree_lookup(&raw_sub, r, git_tree_entry_id(entry.get())) != 0) {
       if (error) *error = "tree " + path + ": " + last_error_text();
       return TreePtr(nullptr);
     }
@@ -131,9 +154,12 @@ Mirror::Mirror(const Repository& repository, const std::string& state_dir)
   git_oid oid;
   const std::string ref = "refs/heads/" + repository.branch;
   if (git_reference_name_to_id(&oid, raw, ref.c_str()) == 0) impl_->tip = oid_hex(oid);
+  release();
 }
 
 Mirror::~Mirror() = default;
+
+void Mirror::release() { impl_->repo.reset(); }
 
 std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds timeout) {
   const Repository& repository = impl_->repository;
@@ -157,8 +183,11 @@ std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds time
                     false};
   }
 
+  std::string open_error;
+  git_repository* repo = impl_->handle(&open_error);
+  if (repo == nullptr) return GitError{"fetch " + url + ": " + open_error, true};
   git_remote* raw_remote = nullptr;
-  if (git_remote_lookup(&raw_remote, impl_->repo.get(), kRemoteName) != 0)
+  if (git_remote_lookup(&raw_remote, repo, kRemoteName) != 0)
     return GitError{"fetch " + url + ": remote missing: " + last_error_text(), false};
   RemotePtr remote(raw_remote);
 
@@ -184,6 +213,15 @@ std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds time
     git_remote_disconnect(remote.get());
     return GitError{"fetch " + url + ": branch " + repository.branch + " not found", false};
   }
+  git_oid local;
+  if (git_reference_name_to_id(&local, repo, ref.c_str()) == 0 &&
+      git_oid_equal(&local, &*advertised) != 0) {
+    // The mirror has the tip already (the usual resync): no pack to negotiate, and the host
+    // served one ref listing.
+    git_remote_disconnect(remote.get());
+    impl_->tip = oid_hex(*advertised);
+    return *impl_->tip;
+  }
 
   git_fetch_options opts;
   git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
@@ -201,12 +239,11 @@ std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds time
     return classify_fetch_error(rc, ctx, "update refs from");
   git_remote_disconnect(remote.get());
 
-  git_oid local;
-  if (git_reference_name_to_id(&local, impl_->repo.get(), ref.c_str()) != 0 ||
+  if (git_reference_name_to_id(&local, repo, ref.c_str()) != 0 ||
       git_oid_cmp(&local, &*advertised) != 0) {
     // update_tips skips refs it considers unchanged; write the advertised tip directly.
     git_reference* raw_ref = nullptr;
-    if (git_reference_create(&raw_ref, impl_->repo.get(), ref.c_str(), &*advertised, 1,
+    if (git_reference_create(&raw_ref, repo, ref.c_str(), &*advertised, 1,
                              "gitopsd fetch") != 0)
       return GitError{"fetch " + url + ": cannot update " + ref + ": " + last_error_text(), true};
     ReferencePtr created(raw_ref);
@@ -221,13 +258,15 @@ bool Mirror::is_ancestor_or_same(const std::string& commit, const std::string& d
   auto a = parse_oid(commit);
   auto d = parse_oid(descendant);
   if (!a || !d) return false;
+  git_repository* repo = impl_->handle();
+  if (repo == nullptr) return false;
   git_commit* raw = nullptr;
-  if (git_commit_lookup(&raw, impl_->repo.get(), &*a) != 0) return false;
+  if (git_commit_lookup(&raw, repo, &*a) != 0) return false;
   CommitPtr ca(raw);
-  if (git_commit_lookup(&raw, impl_->repo.get(), &*d) != 0) return false;
+  if (git_commit_lookup(&raw, repo, &*d) != 0) return false;
   CommitPtr cd(raw);
   if (git_oid_equal(&*a, &*d) != 0) return true;
-  return git_graph_descendant_of(impl_->repo.get(), &*d, &*a) == 1;
+  return git_graph_descendant_of(repo, &*d, &*a) == 1;
 }
 
 std::optional<std::string> Mirror::subtree_id(const std::string& commit,
@@ -272,21 +311,23 @@ std::variant<std::vector<TreeFile>, GitError> Mirror::list_files(const std::stri
 
 std::variant<std::vector<std::string>, GitError> Mirror::changed_paths(
     const std::string& old_tree, const std::string& new_tree) const {
-  auto lookup = [this](const std::string& id, std::string& error) {
+  std::string error;
+  git_repository* repo = impl_->handle(&error);
+  if (repo == nullptr) return GitError{error, true};
+  auto lookup = [repo](const std::string& id, std::string& why) {
     auto oid = parse_oid(id);
     git_tree* raw = nullptr;
-    if (!oid || git_tree_lookup(&raw, impl_->repo.get(), &*oid) != 0) {
-      error = "tree " + id + " not in mirror";
+    if (!oid || git_tree_lookup(&raw, repo, &*oid) != 0) {
+      why = "tree " + id + " not in mirror";
       return TreePtr(nullptr);
     }
     return TreePtr(raw);
   };
-  std::string error;
   auto a = lookup(old_tree, error);
   auto b = a ? lookup(new_tree, error) : TreePtr(nullptr);
   if (!a || !b) return GitError{error, false};
   std::vector<std::string> paths;
-  if (!diff_trees(impl_->repo.get(), a.get(), b.get(), "", paths))
+  if (!diff_trees(repo, a.get(), b.get(), "", paths))
     return GitError{"compare trees " + old_tree + " and " + new_tree + ": " + last_error_text(),
                     false};
   std::sort(paths.begin(), paths.end());
@@ -297,8 +338,11 @@ std::variant<std::vector<std::string>, GitError> Mirror::changed_paths(
 std::variant<std::uint64_t, GitError> Mirror::blob_size(const std::string& blob_id) const {
   auto oid = parse_oid(blob_id);
   if (!oid) return GitError{"not a blob id: " + blob_id, false};
+  std::string error;
+  git_repository* repo = impl_->handle(&error);
+  if (repo == nullptr) return GitError{error, true};
   git_odb* raw_odb = nullptr;
-  if (git_repository_odb(&raw_odb, impl_->repo.get()) != 0)
+  if (git_repository_odb(&raw_odb, repo) != 0)
     return GitError{"object database: " + last_error_text(), false};
   OdbPtr odb(raw_odb);
   std::size_t size = 0;
@@ -312,8 +356,11 @@ std::variant<std::uint64_t, GitError> Mirror::blob_size(const std::string& blob_
 std::variant<BlobData, GitError> Mirror::read_blob(const std::string& blob_id) const {
   auto oid = parse_oid(blob_id);
   if (!oid) return GitError{"not a blob id: " + blob_id, false};
+  std::string error;
+  git_repository* repo = impl_->handle(&error);
+  if (repo == nullptr) return GitError{error, true};
   git_blob* raw = nullptr;
-  if (git_blob_lookup(&raw, impl_->repo.get(), &*oid) != 0)
+  if (git_blob_lookup(&raw, repo, &*oid) != 0)
     return GitError{"blob " + blob_id + ": " + last_error_text(), false};
   std::shared_ptr<const git_blob> blob(raw, [](const git_blob* b) {
     git_blob_free(const_cast<git_blob*>(b));

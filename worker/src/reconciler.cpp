@@ -85,6 +85,10 @@ struct RepositoryReconciler::Impl {
   std::vector<std::unique_ptr<Applier>> appliers;  // one per repository.targets[i]
   std::shared_ptr<spdlog::logger> log;
   bool published_all = true;
+  // What this batch's results said, for gitopsd_resyncs_total.
+  struct Seen {
+    bool failed = false, drift = false, applied = false;
+  } seen;
 
   const WorkerConfig& worker() const { return context.config->worker; }
 
@@ -98,6 +102,9 @@ struct RepositoryReconciler::Impl {
     if (r.finished_at.empty()) r.finished_at = now_timestamp();
     if (r.started_at.empty()) r.started_at = r.finished_at;
     const std::string status_name(enum_name(status));
+    seen.failed = seen.failed || status == Status::failed;
+    seen.drift = seen.drift || status == Status::drift_detected || status == Status::drift_corrected;
+    seen.applied = seen.applied || status == Status::applied;
     context.metrics
         ->counter("gitopsd_applies_total", "Target outcomes by repository, target and status",
                   {{"repository", r.repository}, {"target", r.target}, {"status", status_name}})
@@ -150,17 +157,30 @@ struct RepositoryReconciler::Impl {
 
   // ---- git -----------------------------------------------------------------------------
 
+  // One fetch, in one of the worker's fetch slots (max_parallel_fetches).
+  std::variant<std::string, GitError> fetch_once(std::stop_token stop) {
+    std::optional<FetchSlots::Slot> slot;
+    if (context.fetch_slots != nullptr) {
+      slot.emplace(context.fetch_slots->acquire(stop));
+      if (!*slot) return GitError{"stopped while waiting for a fetch slot", true};
+    }
+    auto started = Clock::now();
+    auto result = mirror.fetch(context.timings.fetch_timeout);
+    // One series for all repositories: per repository, 19 lines each, a worker with thousands
+    // of them would serve megabytes per scrape (per repository: the resync gauge).
+    context.metrics
+        ->histogram("gitopsd_fetch_duration_seconds",
+                    "Time to fetch a repository's branch (mostly a ref listing, on a resync)")
+        .observe(std::chrono::duration<double>(Clock::now() - started).count());
+    return result;
+  }
+
   // The branch's tip, or why it could not be fetched.
   std::variant<std::string, ApplyFailure> fetch_with_retries(std::stop_token stop,
                                                              unsigned& attempts) {
     ApplyFailure last;
     for (attempts = 1; attempts <= worker().max_attempts; ++attempts) {
-      auto started = Clock::now();
-      auto result = mirror.fetch(context.timings.fetch_timeout);
-      context.metrics
-          ->histogram("gitopsd_fetch_duration_seconds", "Time to fetch a repository's branch",
-                      {{"repository", repository.name}})
-          .observe(std::chrono::duration<double>(Clock::now() - started).count());
+      auto result = fetch_once(stop);
       if (auto* tip = std::get_if<std::string>(&result)) return *tip;
       last = git_failure(std::get<GitError>(result), "fetch failed: ");
       logger("git")->warn("fetch failed repository={} attempt={} retryable={} error=\"{}\"",
@@ -201,6 +221,10 @@ struct RepositoryReconciler::Impl {
     auto status = Status::failed;
     auto update = StateUpdate::by_status;
     if (std::holds_alternative<InSync>(drift)) {
+      // A resync finding the target as recorded has nothing to say, unless it clears an
+      // error: the audit log holds what happened (rule 6).
+      const auto recorded = context.state->get(repository.name, t.name);
+      if (event.kind == EventKind::poll && !(recorded && recorded->last_error)) return;
       status = Status::unchanged;
       r.message = "in sync";
       update = StateUpdate::in_sync;
@@ -278,6 +302,34 @@ struct RepositoryReconciler::Impl {
 
   bool reconcile(std::vector<Event> events, std::stop_token stop) {
     published_all = true;
+    seen = {};
+    const bool resync = std::any_of(events.begin(), events.end(),
+                                    [](const Event& e) { return e.kind == EventKind::poll; });
+    const bool ok = reconcile_events(events, stop);
+    if (resync) count_resync();
+    return ok;
+  }
+
+  // Rule 6's metrics: a quiet resync publishes no result, so it shows here.
+  void count_resync() {
+    const char* outcome = seen.failed    ? "failed"
+                          : seen.drift   ? "drift"
+                          : seen.applied ? "applied"
+                                         : "quiet";
+    context.metrics
+        ->counter("gitopsd_resyncs_total",
+                  "Resyncs of a repository by what they found: quiet (no new commit, no drift: "
+                  "no result published), applied, drift, failed",
+                  {{"outcome", outcome}})
+        .inc();
+    context.metrics
+        ->gauge("gitopsd_resync_last_timestamp_seconds",
+                "When the repository was last re-checked (Unix time)",
+                {{"repository", repository.name}})
+        .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  bool reconcile_events(std::vector<Event>& events, std::stop_token stop) {
     unsigned fetch_attempts = 0;
     auto fetched = fetch_with_retries(stop, fetch_attempts);
     if (auto* failed = std::get_if<ApplyFailure>(&fetched)) {
@@ -317,6 +369,7 @@ struct RepositoryReconciler::Impl {
           carrier = &events[i];
           break;
         case EventVerdict::superseded:
+          if (events[i].kind == EventKind::poll) break;  // a resync has nothing to say
           result_for_every_target(events[i], tip, Status::superseded,
                                   "served by the apply of " + tip.substr(0, 12), StateUpdate::none);
           break;
@@ -362,7 +415,10 @@ bool RepositoryReconciler::reconcile(std::vector<Event> events, std::stop_token 
     return false;
   }
   if (!lock) return false;  // stopped while waiting: the events come again
-  return impl_->reconcile(std::move(events), stop);
+  const bool ok = impl_->reconcile(std::move(events), stop);
+  // An idle repository holds no libgit2 handle, cache or pack map until its next batch.
+  impl_->mirror.release();
+  return ok;
 }
 
 }  // namespace gitopsd::worker

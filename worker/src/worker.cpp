@@ -17,6 +17,7 @@
 #include "gitopsd/systemd_notify.hpp"
 #include "gitopsd/topic_reader.hpp"
 #include "gitopsd/worker/reconciler.hpp"
+#include "gitopsd/worker/resync_schedule.hpp"
 
 namespace gitopsd::worker {
 namespace {
@@ -30,6 +31,12 @@ std::string host_name() {
 }
 
 std::string worker_id() { return host_name() + ":" + std::to_string(::getpid()); }
+
+std::vector<std::string> repository_names(const Config& config) {
+  std::vector<std::string> names;
+  for (const Repository& r : config.repositories) names.push_back(r.name);
+  return names;
+}
 
 // gitopsd-worker@N is the static group member "<host>-<N>": the same after a restart, and
 // unique as long as host names are (as the worker ids in results already assume). A worker
@@ -63,6 +70,8 @@ struct Worker::Impl {
                  {config->kafka.topics.results, config->kafka.topics.state, config->kafka.topics.events}),
         sink(producer, config->kafka.topics),
         log(logger("worker")),
+        fetch_slots(config->worker.max_parallel_fetches),
+        schedule(config->worker.resync_interval, repository_names(*config)),
         // Lost partitions are handled as revoked ones: their batches finish, the group refuses
         // their commit (it has moved on), and their new owner redoes them.
         consumer(consumer_settings(config->kafka, config->worker.group_id, group_instance_id(instance)),
@@ -85,6 +94,15 @@ struct Worker::Impl {
   KafkaOutcomeSink sink;  // results, state and DLQ records
   StateCache state;
   std::shared_ptr<spdlog::logger> log;
+  FetchSlots fetch_slots;   // shared by every batch's reconcilers
+  Counter& resync_not_published = metrics.counter(
+      "gitopsd_resync_events_failed_total",
+      "Poll events Kafka did not take: each one skips one re-check of its repository");
+  ResyncSchedule schedule;  // rule 6: when each repository is re-checked
+  // The events topic's partition count, for which repositories this worker owns; refreshed
+  // at each assignment and every minute.
+  std::int32_t partition_count = 0;
+  Clock::time_point partition_count_at;
   // By repository name, each made from `config` or an earlier generation (then remade on its
   // next dispatch, when no batch of its partition runs: a repository's events all go to one
   // partition, so an old and a new reconciler never share a mirror at once).
@@ -114,7 +132,7 @@ struct Worker::Impl {
 
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
-                        r, WorkerContext{config, &sink, &metrics, &state, id, timings})};
+                        r, WorkerContext{config, &sink, &metrics, &state, id, timings, &fetch_slots})};
   }
 
   // ---- live reload -------------------------------------------------------------------------
@@ -129,6 +147,12 @@ struct Worker::Impl {
       next = std::move(pending_reload);
     }
     if (!next) return;
+    if (next->worker.resync_interval != config->worker.resync_interval ||
+        repository_names(*next) != repository_names(*config)) {
+      schedule = ResyncSchedule(next->worker.resync_interval, repository_names(*next));
+      schedule.due(std::chrono::system_clock::now());  // from now on, not all at once
+    }
+    fetch_slots.set_limit(next->worker.max_parallel_fetches);
     config = std::move(next);
     std::erase_if(reconcilers, [&](const auto& entry) { return !find_repository(*config, entry.first); });
     log->info("config in force repositories={} worker={}", config->repositories.size(), id);
@@ -171,6 +195,7 @@ struct Worker::Impl {
   void on_assigned(const KafkaConsumer::Partitions& partitions) {
     for (const auto& p : partitions) assigned.insert(p.partition);
     count_rebalance("assigned");
+    partition_count_at = {};  // the topic may have grown
     log->info("assigned partitions={} worker={}", partitions.size(), id);
     load_state();
     // Also when the assignment is empty (more workers than partitions): the worker is a
@@ -280,13 +305,29 @@ struct Worker::Impl {
       }
       it->second.second.push_back(std::move(*event));
     }
-    batch->thread = std::jthread([this, b, work = std::move(work), stop = batch_stop.get_token()]() mutable {
-      bool ok = true;
-      for (auto& [name, job] : work) {
-        log->info("reconcile repository={} events={} partition={}", name, job.second.size(), b->partition);
-        ok = job.first->reconcile(std::move(job.second), stop) && ok;
-      }
-      b->ok = ok;  // false also when stopped: the batch is redone by the next owner
+    // The batch's repositories are reconciled side by side, as many at once as fetches may
+    // run (fetch_slots bounds the fetches across all batches).
+    const std::size_t threads = std::min<std::size_t>(work.size(), config->worker.max_parallel_fetches);
+    batch->thread = std::jthread([this, b, threads, work = std::move(work),
+                                  stop = batch_stop.get_token()]() mutable {
+      std::vector<std::pair<const std::string*, decltype(work)::mapped_type*>> jobs;
+      for (auto& [name, job] : work) jobs.emplace_back(&name, &job);
+      std::atomic<std::size_t> next{0};
+      std::atomic<bool> ok{true};
+      auto run_jobs = [&] {
+        for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+          auto& [name, job] = jobs[i];
+          log->debug("reconcile repository={} events={} partition={}", *name, job->second.size(),
+                     b->partition);
+          if (!job->first->reconcile(std::move(job->second), stop)) ok.store(false);
+        }
+      };
+      {
+        std::vector<std::jthread> helpers;
+        for (std::size_t i = 1; i < threads; ++i) helpers.emplace_back(run_jobs);
+        run_jobs();
+      }  // joined
+      b->ok = ok.load();  // false also when stopped: the batch is redone by the next owner
       b->finished.store(true);
     });
     batches[partition] = std::move(batch);
@@ -319,25 +360,42 @@ struct Worker::Impl {
 
   // ---- resync ------------------------------------------------------------------------------
 
-  void publish_resync_events() {
-    auto ids = consumer.partitions_of(events_topic(), std::chrono::seconds(5));
-    const auto* found = std::get_if<std::vector<std::int32_t>>(&ids);
-    if (!found || found->empty()) return;
-    const auto partitions = static_cast<std::int32_t>(found->size());
-    for (const Repository& r : config->repositories) {
-      if (!assigned.contains(partition_of(r.name, partitions))) continue;
+  // Rule 6: a poll event for each repository this worker owns whose slot has come, produced
+  // without waiting (librdkafka batches them); a failed one only skips that re-check.
+  void publish_due_resyncs() {
+    const auto due = schedule.due(std::chrono::system_clock::now());
+    if (due.empty() || assigned.empty()) return;
+    if (partition_count == 0 || Clock::now() - partition_count_at >= std::chrono::minutes(1)) {
+      auto ids = consumer.partitions_of(events_topic(), std::chrono::seconds(5));
+      const auto* found = std::get_if<std::vector<std::int32_t>>(&ids);
+      if (!found || found->empty()) {
+        log->warn("resync skipped for {} repositories: partitions of {} unknown", due.size(),
+                  events_topic());
+        return;
+      }
+      partition_count = static_cast<std::int32_t>(found->size());
+      partition_count_at = Clock::now();
+    }
+    for (const std::string& name : due) {
+      const Repository* r = find_repository(*config, name);
+      if (r == nullptr || !assigned.contains(partition_of(name, partition_count))) continue;
       Event e;
       e.event_id = random_uuid();
       e.provider = EventProvider::gitopsd;
       e.received_at = format_timestamp(std::chrono::system_clock::now());
-      e.repository = r.name;
-      e.full_name = r.match;
-      e.clone_url = r.url;
-      e.branch = r.branch;
+      e.repository = r->name;
+      e.full_name = r->match;
+      e.clone_url = r->url;
+      e.branch = r->branch;
       e.kind = EventKind::poll;
       e.before = e.after = std::string(40, '0');
-      auto report = producer.produce_and_wait(events_topic(), r.name, to_json(e));
-      if (!report.ok) log->warn("resync event not published repository={} error=\"{}\"", r.name, report.error);
+      producer.produce(events_topic(), r->name, to_json(e),
+                       [this, name = r->name](const DeliveryReport& report) {
+                         if (report.ok) return;
+                         resync_not_published.inc();
+                         log->warn("resync event not published repository={} error=\"{}\"", name,
+                                   report.error);
+                       });
     }
   }
 
@@ -357,7 +415,7 @@ struct Worker::Impl {
     consumer.subscribe({events_topic()});
     log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
               config->worker.group_id, id, config->repositories.size());
-    auto next_resync = Clock::now() + config->worker.resync_interval;
+    schedule.due(std::chrono::system_clock::now());  // each repository at its slot from now
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
@@ -378,10 +436,7 @@ struct Worker::Impl {
       for (const auto& [partition, batch] : batches)
         if (batch->finished.load()) finished.push_back(partition);
       for (auto partition : finished) finish_batch(partition, false);
-      if (now >= next_resync) {
-        publish_resync_events();
-        next_resync = now + config->worker.resync_interval;
-      }
+      publish_due_resyncs();
       if (now >= next_lag) {
         update_lag();
         next_lag = now + timings.lag_interval;

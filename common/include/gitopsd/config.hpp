@@ -111,6 +111,9 @@ struct WorkerConfig {
   static constexpr Duration kMaxResyncInterval = std::chrono::hours(24 * 7);
   // bytes; a blob larger than this fails the apply, so memory never follows file size.
   std::uint64_t max_file_bytes = 100ULL << 20;
+  // Fetches (each one connection to a Git host) running at once in this worker, 1..256:
+  // what the hosts see of it, whatever the number of partitions and repositories.
+  unsigned max_parallel_fetches = 8;
   bool operator==(const WorkerConfig&) const = default;
 };
 

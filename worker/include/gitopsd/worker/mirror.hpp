@@ -47,7 +47,9 @@ class Mirror {
   Mirror(const Mirror&) = delete;
   Mirror& operator=(const Mirror&) = delete;
 
-  // Fetches the tracked branch (incrementally) and returns its tip commit id (40 hex).
+  // Fetches the tracked branch (incrementally) and returns its tip commit id (40 hex). The
+  // host's ref listing comes first: when it advertises the tip the mirror has, nothing is
+  // downloaded (one connection, no pack negotiation).
   // `timeout` bounds connecting and each stall of the transfer.
   std::variant<std::string, GitError> fetch(std::chrono::milliseconds timeout);
 
@@ -80,6 +82,11 @@ class Mirror {
   std::variant<BlobData, GitError> read_blob(const std::string& blob_id) const;
 
   const std::string& directory() const;
+
+  // Closes the repository handle (its object cache, pack maps and descriptors); the next call
+  // opens it again. The reconciler releases its mirror after each batch, so an idle
+  // repository costs no libgit2 memory. No BlobData from read_blob may outlive this call.
+  void release();
 
  private:
   struct Impl;

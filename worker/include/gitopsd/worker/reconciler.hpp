@@ -1,7 +1,8 @@
 // Brings one repository's targets to its tracked branch for a batch of waiting events:
 // fetch, plan (rules 2 and 3), apply with retries (rule 5), drift checks for resync events
 // (rule 6), and every outcome published (results, state, DLQ) before reconcile() returns,
-// so the caller may then commit the events' offsets (rule 1).
+// so the caller may then commit the events' offsets (rule 1). A resync (poll) that finds no
+// new commit and no drift publishes nothing: it shows in metrics only.
 #pragma once
 
 #include <map>
@@ -16,6 +17,7 @@
 #include "gitopsd/event.hpp"
 #include "gitopsd/metrics.hpp"
 #include "gitopsd/records.hpp"
+#include "gitopsd/worker/fetch_slots.hpp"
 #include "gitopsd/worker/outcome_sink.hpp"
 #include "gitopsd/worker/worker_timings.hpp"
 
@@ -41,6 +43,7 @@ struct WorkerContext {
   StateCache* state = nullptr;
   std::string worker_id;
   WorkerTimings timings;  // backoff and fetch timeout
+  FetchSlots* fetch_slots = nullptr;  // the worker's bound on fetches at once; none in tests
 };
 
 class Mirror;

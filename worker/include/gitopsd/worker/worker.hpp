@@ -2,8 +2,10 @@
 // Each assigned partition is worked one batch at a time: its waiting events are handed to
 // the repositories' reconcilers on a thread while the partition is paused (the consumer keeps
 // polling, so a long apply never trips max.poll.interval.ms), and the batch's offsets are
-// stored only once every outcome is published (rule 1). Resync events are published for the
-// repositories this worker owns every resync_interval (rule 6).
+// stored only once every outcome is published (rule 1); a batch's repositories are reconciled
+// side by side, at most worker.max_parallel_fetches fetching at once in the whole worker.
+// Each repository this worker owns gets a resync (poll) event once per resync_interval, in its
+// own slot of the interval (ResyncSchedule), so the Git hosts see an even rate (rule 6).
 #pragma once
 
 #include <memory>
