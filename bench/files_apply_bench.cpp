@@ -12,8 +12,10 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "files_snapshot.hpp"
 #include "gitopsd/worker/files_sync.hpp"
 #include "gitopsd/worker/mirror.hpp"
 
@@ -56,7 +58,24 @@ class Site {
         .ok;
   }
 
+  // The resync drift check as it was: every file in dest hashed.
+  bool hash_check() const {
+    const auto outcome = apply_files(dest_.string(), files_, source(), {}, /*verify_only=*/true);
+    return outcome.ok && outcome.written + outcome.removed == 0;
+  }
+  // The full check as check_drift runs it without a usable snapshot: hashed between two stat
+  // walks, and the snapshot written. False when dest was not found in sync or not stored.
+  bool hash_check_and_snapshot() const {
+    return verify_and_snapshot(snapshot_file(), key(), files_, source(), {}).snapshot_stored;
+  }
+  bool snapshot_check() const {
+    return check_snapshot(snapshot_file(), key()) == SnapshotCheck::matches;
+  }
+
  private:
+  SnapshotKey key() const { return {dest_.string(), std::string(40, '0')}; }
+  std::string snapshot_file() const { return (root_ / "dest.snapshot").string(); }
+
   TreeFile file(const std::string& path, const std::string& content) {
     const auto id = git_blob_id(content);
     blobs_[id] = content;
@@ -97,6 +116,39 @@ void BM_ChangeOneFile(benchmark::State& state, FilesSwitch mode) {
 BENCHMARK_CAPTURE(BM_ChangeOneFile, per_file, FilesSwitch::per_file)
     ->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond)->MinTime(2);
 BENCHMARK_CAPTURE(BM_ChangeOneFile, exchange, FilesSwitch::exchange)
+    ->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond)->MinTime(2);
+
+// Sites for the drift checks, which no other benchmark changes, once their entries are older
+// than kRacyWindow: a snapshot of them can be stored.
+Site& drift_site_of(std::size_t count) {
+  static std::map<std::size_t, std::unique_ptr<Site>> sites;
+  auto& site = sites[count];
+  if (site) return *site;
+  site = std::make_unique<Site>(count);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!site->hash_check_and_snapshot()) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("no snapshot");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return *site;
+}
+
+enum class DriftCheck { hash, hash_and_snapshot, snapshot };
+
+void BM_DriftCheck(benchmark::State& state, DriftCheck how) {
+  Site& site = drift_site_of(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    const bool in_sync = how == DriftCheck::hash                ? site.hash_check()
+                         : how == DriftCheck::hash_and_snapshot ? site.hash_check_and_snapshot()
+                                                                : site.snapshot_check();
+    if (!in_sync) state.SkipWithError("not found in sync");
+  }
+}
+BENCHMARK_CAPTURE(BM_DriftCheck, hash, DriftCheck::hash)
+    ->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK_CAPTURE(BM_DriftCheck, hash_and_snapshot, DriftCheck::hash_and_snapshot)
+    ->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK_CAPTURE(BM_DriftCheck, snapshot, DriftCheck::snapshot)
     ->Arg(1000)->Arg(50000)->Unit(benchmark::kMillisecond)->MinTime(2);
 
 void run(const std::string& command) {

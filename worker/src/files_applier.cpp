@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "applier_base.hpp"
+#include "files_snapshot.hpp"
 
 namespace gitopsd::worker {
 namespace {
@@ -48,10 +49,16 @@ class FilesApplier final : public ApplierBase {
 
   std::variant<InSync, DriftFound, ApplyFailure> check_drift(const std::string& commit,
                                                              std::stop_token) override {
+    // A dest unchanged since a full check found it holding this subtree is in sync: its stat
+    // snapshot says so without listing the tree or reading a file.
+    const SnapshotKey key{apply_.dest, mirror_.subtree_id(commit, target_.path).value_or("")};
+    const auto snapshot = snapshot_file().string();
+    if (check_snapshot(snapshot, key) == SnapshotCheck::matches) return InSync{};
     auto listed = files_at(commit);
     if (auto* failed = std::get_if<ApplyFailure>(&listed)) return *failed;
-    auto check = apply_files(apply_.dest, std::get<std::vector<TreeFile>>(listed), blob_source(),
-                             files_options(apply_.switch_mode), /*verify_only=*/true);
+    const auto check = verify_and_snapshot(snapshot, key, std::get<std::vector<TreeFile>>(listed),
+                                           blob_source(), files_options(apply_.switch_mode))
+                           .outcome;
     if (!check.ok) return ApplyFailure{.message = check.error, .retryable = !check.refused};
     if (check.written + check.removed == 0) return InSync{};
     return DriftFound{std::to_string(check.written) + " files differ, " +
@@ -85,9 +92,18 @@ class FilesApplier final : public ApplierBase {
     return std::string(tree->get_string());
   }
 
+  // `<target>.snapshot` beside it (files_snapshot): the stat of every entry of `dest` when a
+  // full drift check last found it in sync. Removed with the record, so an apply always
+  // invalidates it.
+  fs::path snapshot_file() const {
+    return fs::path(worker_.state_dir) / "applied" / repository_.name /
+           (target_.name + ".snapshot");
+  }
+
   void forget_applied() {
     std::error_code ec;
     fs::remove(applied_record(), ec);
+    fs::remove(snapshot_file(), ec);
   }
 
   void remember_applied(const std::string& tree) {
