@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "temp_root.hpp"
+
 namespace gitopsd::worker {
 namespace {
 
@@ -50,25 +52,7 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   return true;
 }
 
-// A fresh directory per test, removed afterwards.
-class TempRoot {
- public:
-  TempRoot() {
-    std::string pattern = (fs::temp_directory_path() / "gitopsd-appliers-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempRoot() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempRoot(const TempRoot&) = delete;
-  TempRoot& operator=(const TempRoot&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempRoot;
 
 class FilesApplierTest : public ::testing::Test {
  protected:

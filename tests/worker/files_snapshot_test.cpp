@@ -25,6 +25,7 @@
 
 #include "gitopsd/worker/applier.hpp"
 #include "gitopsd/worker/files_sync.hpp"
+#include "temp_root.hpp"
 #include "gitopsd/worker/mirror.hpp"
 
 namespace gitopsd::worker {
@@ -47,24 +48,7 @@ void run(const std::string& command) {
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
 }
 
-class TempRoot {
- public:
-  TempRoot() {
-    std::string pattern = (fs::temp_directory_path() / "gitopsd-snapshot-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempRoot() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempRoot(const TempRoot&) = delete;
-  TempRoot& operator=(const TempRoot&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempRoot;
 
 std::int64_t nanos(const timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
