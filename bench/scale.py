@@ -34,6 +34,11 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com", 
 TARGET_RSS_MB, TARGET_CPU_S, TARGET_BURST = 300, 5.0, 2.0
 
 
+def say(text):
+    """A progress line, with the wall-clock time to set beside the daemons' logs."""
+    print(time.strftime("%H:%M:%S ") + text)
+
+
 def seconds(text):
     """A config duration (90s, 3m, 1h) in seconds."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -119,6 +124,9 @@ class TopicReader:
                 raise SystemExit(f"topic {topic} not found")
             self.partitions += [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in metadata.topics[topic].partitions]
         self.consumer.assign(self.partitions)
+        # The high watermarks come from a consumer of their own: on the reading one each query
+        # waits behind the fetch long-polls (about 0.5 s per partition).
+        self.watermarks = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": "scale-bench"})
         self.records = {topic: [] for topic in topics}
         self.next_offset = {}  # (topic, partition) -> the offset after the last one read
         self.last_read = {topic: time.time() for topic in topics}
@@ -151,7 +159,7 @@ class TopicReader:
         end = time.time() + timeout
         high = {}
         for tp in self.partitions:
-            high[(tp.topic, tp.partition)] = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+            high[(tp.topic, tp.partition)] = self.watermarks.get_watermark_offsets(tp, timeout=10, cached=False)[1]
         while time.time() < end:
             if self.error:
                 raise SystemExit(f"reading Kafka failed: {self.error}")
@@ -164,6 +172,7 @@ class TopicReader:
         self.stopped.set()
         self.thread.join(10)
         self.consumer.close()
+        self.watermarks.close()
 
 
 class Bench:
@@ -229,7 +238,7 @@ class Bench:
         os.makedirs(served)
         started = time.time()
         make_repositories(self.tmp, served, self.names)
-        print(f"{a.repos} repositories made in {time.time() - started:.1f} s", flush=True)
+        say(f"{a.repos} repositories made in {time.time() - started:.1f} s")
         self.git_host = GitHost(served, os.path.join(self.tmp, "git-daemon.log"))
         self.procs.append(self.git_host.proc)
         self.logs[self.git_host.proc] = self.git_host.log_path
@@ -281,10 +290,10 @@ secrets: [{{file: {secret}}}], targets: [{{name: site, path: site, apply: {{type
                           lambda: sum(self.worker_metric(n, "gitopsd_consumer_partitions") or 0
                                       for n in range(1, a.workers + 1)) == a.partitions, 120)
             owned = time.time() - self.started
-            print(f"{a.workers} worker(s) ready {ready:.1f} s after their start, every partition owned after "
-                  f"{owned:.1f} s", flush=True)
+            say(f"{a.workers} worker(s) ready {ready:.1f} s after their start, every partition owned after "
+                f"{owned:.1f} s")
         except SystemExit as e:  # a worker without that gauge still runs the bench
-            print(f"warning: {e}", flush=True)
+            say(f"warning: {e}")
 
     # ---- measurements --------------------------------------------------------------------------
 
@@ -306,8 +315,8 @@ secrets: [{{file: {secret}}}], targets: [{{name: site, path: site, apply: {{type
             if time.time() > end:
                 raise SystemExit(f"warm-up: {len(missing)} of {len(self.names)} targets not applied within {timeout:.0f} s")
             if time.time() > next_report:
-                print(f"  warm-up: {len(self.names) - len(missing)}/{len(self.names)} applied after "
-                      f"{time.time() - self.started:.0f} s", flush=True)
+                say(f"  warm-up: {len(self.names) - len(missing)}/{len(self.names)} applied after "
+                    f"{time.time() - self.started:.0f} s")
                 next_report += 30
             time.sleep(1)
         done = time.time()
@@ -376,20 +385,19 @@ secrets: [{{file: {secret}}}], targets: [{{name: site, path: site, apply: {{type
         self.interval = seconds(a.interval)
         self.setup()
         self.start_workers()
-        print(f"warm-up: waiting for the first resync to apply {a.repos} targets (resync_interval {a.interval})",
-              flush=True)
+        say(f"warm-up: waiting for the first resync to apply {a.repos} targets (resync_interval {a.interval})")
         warm = self.warm_up()
-        print(f"  all applied {warm['seconds']:.1f} s after the workers started", flush=True)
+        say(f"  all applied {warm['seconds']:.1f} s after the workers started")
         self.settle()
         cycles = []
         for c in range(a.cycles):
-            print(f"cycle {c + 1}/{a.cycles}: {a.interval} with nothing changing", flush=True)
+            say(f"cycle {c + 1}/{a.cycles}: {a.interval} with nothing changing")
             c = self.cycle()
             cycles.append(c)
-            print(f"  CPU {' / '.join(f'{x:.2f}' for x in c['cpu_s'])} s, results {c['results_by_status']}, "
-                  f"{c['poll_events']} poll events, {c['git_connections']} git connections "
-                  f"(most in a second {c['git_max_in_a_second']})", flush=True)
-        print("push with no webhook", flush=True)
+            say(f"  CPU {' / '.join(f'{x:.2f}' for x in c['cpu_s'])} s, results {c['results_by_status']}, "
+                f"{c['poll_events']} poll events, {c['git_connections']} git connections "
+                f"(most in a second {c['git_max_in_a_second']})")
+        say("push with no webhook")
         pushed = self.push()
         peak = [nc.status_mib(w.pid, "VmHWM") for w in self.workers]
         return {"repos": a.repos, "workers": a.workers, "interval": a.interval, "interval_s": self.interval,
@@ -477,7 +485,7 @@ def main():
     finally:
         bench.stop()
         if args.keep:
-            print("kept", tmp, flush=True)
+            print("kept", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     summary(report)
