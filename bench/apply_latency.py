@@ -22,6 +22,21 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 
+def free_port_range(count):
+    """The first of `count` consecutive free ports (--instance N listens on admin port + N - 1)."""
+    while True:
+        first = free_port()
+        if first + count > 65536:
+            continue
+        try:
+            for p in range(first + 1, first + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return first
+        except OSError:
+            continue
+
+
 def run(*argv, cwd=None, quiet=True):
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
 

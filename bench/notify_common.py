@@ -1,7 +1,7 @@
-"""What the notifier benches share: a broker with the topics made, gitopsd.result.v1 records
-produced with librdkafka (confluent-kafka; CreateTime timestamps, read from the delivery
-reports), the notifier started, and its /metrics and /proc figures. Helpers of the other benches
-(free_port, percentile, stop) come from apply_latency."""
+"""What the notifier benches and scale.py share: a broker with the topics made, gitopsd.result.v1
+records produced with librdkafka (confluent-kafka; CreateTime timestamps, read from the delivery
+reports), the notifier started, a daemon's /metrics and /proc figures. Helpers of the other
+benches (free_port, percentile, stop) come from apply_latency."""
 import datetime, json, os, subprocess, time, urllib.request, uuid
 
 import apply_latency as al
@@ -12,14 +12,23 @@ ROOT = al.ROOT
 def start_broker(tmp):
     """A fresh broker in tmp/kafka on a free port; its bootstrap address."""
     return subprocess.check_output([os.path.join(ROOT, "deploy/kafka/broker.sh"), "start", "--dir",
-                                    os.path.join(tmp, "kafka"), "--port", "0"], text=True).strip()
+                                    os.path.join(tmp, "kafka"), "--port", "0"], text=True, timeout=300).strip()
 
 
-def init_topics(build, config):
-    """The five topics, one partition each, as `gitopsctl init-topics` makes them (a consumer
+def binary(build, path):
+    """build/path (a build tree: ctl/gitopsctl), else build/<its name> (a directory of binaries)."""
+    for candidate in (os.path.join(build, path), os.path.join(build, os.path.basename(path))):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit(f"no {path} in {build} (nor {os.path.basename(path)}): build it or give its directory")
+
+
+def init_topics(build, config, partitions=1, gitopsctl=None):
+    """The five topics, `partitions` each, as `gitopsctl init-topics` makes them (a consumer
     learns of a topic made after it subscribed only at its next metadata refresh)."""
-    subprocess.run([os.path.join(build, "ctl/gitopsctl"), "init-topics", "--config", config,
-                    "--partitions", "1", "--replication", "1"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([gitopsctl or binary(build, "ctl/gitopsctl"), "init-topics", "--config", config,
+                    "--partitions", str(partitions), "--replication", "1", "--timeout", "60s"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=120)
 
 
 def timestamp(t=None):
@@ -82,12 +91,17 @@ class Producer:
             raise SystemExit(f"records not delivered: {len(self.producer)} queued, {self.failed} failed")
 
 
-def librdkafka_producer(bootstrap, linger_ms):
+def confluent_kafka():
     try:
-        import confluent_kafka
+        import confluent_kafka as module
     except ImportError:
-        raise SystemExit("the notifier benches need confluent-kafka: apt-get install python3-confluent-kafka (scripts/setup.sh does)")
-    return confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "acks": "all",
+        raise SystemExit("this bench needs confluent-kafka: apt-get install python3-confluent-kafka (scripts/setup.sh "
+                         "does; it is /usr/bin/python3's, not a pyenv or venv python's)")
+    return module
+
+
+def librdkafka_producer(bootstrap, linger_ms):
+    return confluent_kafka().Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "acks": "all",
                                      "queue.buffering.max.messages": 1000000})
 
 
@@ -133,12 +147,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid):
+def status_mib(pid, field):
+    """A kB field of /proc/<pid>/status (VmRSS, VmHWM: the peak RSS) in MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mib(pid):
+    return status_mib(pid, "VmRSS")
 
 
 def ms(seconds):

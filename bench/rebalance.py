@@ -18,6 +18,7 @@ import argparse, os, re, shutil, signal, statistics, subprocess, sys, tempfile, 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apply_latency as al  # noqa: E402  (the broker, repository and webhook helpers)
+import notify_common as nc  # noqa: E402  (init_topics)
 
 PARTITIONS = 4
 LIBRDKAFKA_DEFAULTS = '"session.timeout.ms": "45000", "heartbeat.interval.ms": "3000"'
@@ -33,18 +34,6 @@ def repository_names():
             names.append(name)
         if len(names) == PARTITIONS:
             return names
-
-
-def free_port_pair():
-    """Two consecutive free ports: the admin ports of --instance 1 and 2."""
-    while True:
-        p = al.free_port()
-        try:
-            import socket
-            s = socket.socket(); s.bind(("127.0.0.1", p + 1)); s.close()
-            return p
-        except OSError:
-            continue
 
 
 def metrics(port):
@@ -71,7 +60,7 @@ class Scenario:
         self.env, self.static, self.name = env, static, name
         tmp = os.path.join(env.tmp, name)
         os.makedirs(tmp)
-        self.base = free_port_pair()
+        self.base = al.free_port_range(2)  # the admin ports of --instance 1 and 2
         self.port, aport = al.free_port(), al.free_port()
         topics = f"{{events: {name}.events, results: {name}.results, state: {name}.state, dlq: {name}.dlq}}"
         self.configs = []
@@ -86,8 +75,7 @@ class Scenario:
             with open(path, "w") as f:
                 f.write(text)
             self.configs.append(path)
-        subprocess.run([os.path.join(env.build, "ctl/gitopsctl"), "init-topics", "--config", self.configs[0],
-                        "--partitions", str(PARTITIONS), "--replication", "1"], check=True, stdout=subprocess.DEVNULL)
+        nc.init_topics(env.build, self.configs[0], PARTITIONS)
         self.log = open(os.path.join(tmp, "daemons.log"), "w")
         self.receiver = self.spawn(["receiver/gitopsd-receiver", "--config", self.configs[0], "--log-level", "warn"])
         al.wait_port(self.port)
