@@ -42,6 +42,11 @@ void init_libgit2() {
     git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(64) << 20);
     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(256) << 20);
     git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, static_cast<size_t>(128));
+    // Only a mirror's own config counts: no system, global or XDG gitconfig of whoever runs
+    // the worker changes what it fetches (and opening a mirror looks for none of them).
+    for (const auto level : {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
+                             GIT_CONFIG_LEVEL_PROGRAMDATA})
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
     load_trusted_cas();
     install_fetch_timeouts();
   });

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,7 @@ struct Batch {
   std::int32_t partition = 0;
   std::int64_t first_offset = 0;
   std::int64_t last_offset = 0;
+  bool only_resyncs = false;
   std::atomic<bool> finished{false};
   bool ok = false;
   std::jthread thread;
@@ -275,7 +277,17 @@ struct Worker::Impl {
     waiting[m.partition].emplace_back(m.offset, std::move(event));
   }
 
+  // True when every event waiting on `partition` is a resync (a poll event).
+  bool only_resyncs(std::int32_t partition) const {
+    const auto it = waiting.find(partition);
+    if (it == waiting.end()) return false;
+    return std::all_of(it->second.begin(), it->second.end(), [](const auto& waiting_event) {
+      return waiting_event.second && waiting_event.second->kind == EventKind::poll;
+    });
+  }
+
   void dispatch(std::int32_t partition) {
+    const bool resyncs = only_resyncs(partition);
     auto events = std::move(waiting[partition]);
     waiting.erase(partition);
     waiting_since.erase(partition);
@@ -284,6 +296,7 @@ struct Worker::Impl {
     batch->partition = partition;
     batch->first_offset = events.front().first;
     batch->last_offset = events.back().first;
+    batch->only_resyncs = resyncs;
     Batch* b = batch.get();
     // Reconcilers are picked here, on the poll thread, under the config in force. Events of a
     // repository that a reload removed since they were consumed (or whose mirror cannot be
@@ -347,7 +360,9 @@ struct Worker::Impl {
     b.thread.join();
     if (b.ok) {
       store_offset(partition, b.last_offset + 1);
-      consumer.commit_async();  // now rather than at the next auto-commit: less to redo after a crash
+      // Now rather than at the next auto-commit: less to redo after a crash. Resyncs are
+      // cheap to redo and come all the time: the auto-commit (every 5 s) takes them.
+      if (!b.only_resyncs) consumer.commit_async();
     } else {
       // Not all outcomes were published (or the apply was stopped): do it again.
       consumer.seek(events_partition(partition), b.first_offset, std::chrono::seconds(5));
@@ -429,7 +444,10 @@ struct Worker::Impl {
       const auto now = Clock::now();
       for (auto it = waiting_since.begin(); it != waiting_since.end();) {
         auto partition = (it++)->first;
-        if (!batches.contains(partition) && (quiet || now - waiting_since[partition] >= timings.batch_window))
+        if (batches.contains(partition)) continue;
+        const auto waited = now - waiting_since[partition];
+        if (only_resyncs(partition) ? waited >= timings.resync_batch_window
+                                    : quiet || waited >= timings.batch_window)
           dispatch(partition);
       }
       std::vector<std::int32_t> finished;

@@ -14,6 +14,10 @@ struct WorkerTimings {
   // A partition's first waiting event is dispatched after at most this long, so events that
   // arrive together are applied together.
   Duration batch_window = std::chrono::milliseconds(20);
+  // A partition whose waiting events are all resyncs (poll events) waits this long for more:
+  // resyncs come in a steady trickle, and a batch of many costs the consumer one pause,
+  // resume and commit instead of one each. A push in the same partition ends the wait.
+  Duration resync_batch_window = std::chrono::seconds(1);
   // The consumer's poll timeout: how often the loop comes round when no event arrives.
   Duration poll_interval = std::chrono::milliseconds(50);
   // Rule 5: the wait before retry n (n = 1, 2, ...) is first_backoff * 2^(n-1), at most
