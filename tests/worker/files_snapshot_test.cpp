@@ -362,10 +362,10 @@ TEST_F(FilesSnapshotTest, FilesApplierChecksDriftByItsSnapshot) {
     return ::stat(snapshot.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
   };
 
-  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, {})));
+  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, "", {})));
   const ino_t stored = inode();
   ASSERT_NE(stored, 0u);
-  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, {})));
+  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, "", {})));
   EXPECT_EQ(inode(), stored);  // trusted, not taken again
 
   const auto applied = applier->apply(
@@ -373,10 +373,10 @@ TEST_F(FilesSnapshotTest, FilesApplierChecksDriftByItsSnapshot) {
   ASSERT_TRUE(std::holds_alternative<Applied>(applied));
   EXPECT_FALSE(fs::exists(snapshot));
 
-  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, {})));
+  ASSERT_TRUE(std::holds_alternative<InSync>(applier->check_drift(commit, "", {})));
   ASSERT_TRUE(fs::exists(snapshot));  // nothing was written: dest is still aged
   write_text(dest_ / "sub" / "keep.txt", "edited\n");
-  EXPECT_TRUE(std::holds_alternative<DriftFound>(applier->check_drift(commit, {})));
+  EXPECT_TRUE(std::holds_alternative<DriftFound>(applier->check_drift(commit, "", {})));
   EXPECT_FALSE(fs::exists(snapshot));
 }
 

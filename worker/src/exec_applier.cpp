@@ -26,6 +26,7 @@ class ExecApplier final : public ApplierBase {
   }
 
   std::variant<InSync, DriftFound, ApplyFailure> check_drift(const std::string& commit,
+                                                             const std::string&,
                                                              std::stop_token stop) override {
     if (apply_.diff.empty()) return InSync{};
     auto dir = checkout(commit, stop);

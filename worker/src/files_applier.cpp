@@ -48,10 +48,13 @@ class FilesApplier final : public ApplierBase {
   }
 
   std::variant<InSync, DriftFound, ApplyFailure> check_drift(const std::string& commit,
+                                                             const std::string& tree,
                                                              std::stop_token) override {
     // A dest unchanged since a full check found it holding this subtree is in sync: its stat
-    // snapshot says so without listing the tree or reading a file.
-    const SnapshotKey key{apply_.dest, mirror_.subtree_id(commit, target_.path).value_or("")};
+    // snapshot says so without listing the tree or reading a file (nor, given the tree id,
+    // opening the mirror's object database).
+    const SnapshotKey key{apply_.dest,
+                          tree.empty() ? mirror_.subtree_id(commit, target_.path).value_or("") : tree};
     const auto snapshot = snapshot_file().string();
     if (check_snapshot(snapshot, key) == SnapshotCheck::matches) return InSync{};
     auto listed = files_at(commit);

@@ -9,7 +9,8 @@ Plan plan_repository(const PlanInput& input) {
   for (std::size_t i = 0; i < input.events.size(); ++i) {
     // Rule 2: converge to the tip just fetched; an event only vouches for a commit the host
     // itself has on the branch.
-    if (input.is_ancestor_or_same(input.events[i].after, input.tip)) {
+    if (input.events[i].after == input.tip ||
+        input.is_ancestor_or_same(input.events[i].after, input.tip)) {
       plan.events.push_back(EventVerdict::superseded);
       carrier = i;
     } else {

@@ -217,7 +217,7 @@ struct RepositoryReconciler::Impl {
     auto started_at = now_timestamp();
     auto started = Clock::now();
     Result r{.event_id = event.event_id, .target = t.name, .commit = tip, .started_at = started_at};
-    auto drift = appliers[target]->check_drift(tip, stop);
+    auto drift = appliers[target]->check_drift(tip, plan.tree, stop);
     auto status = Status::failed;
     auto update = StateUpdate::by_status;
     if (std::holds_alternative<InSync>(drift)) {

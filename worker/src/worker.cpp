@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "gitopsd/crypto.hpp"
 #include "gitopsd/event.hpp"
@@ -79,6 +80,7 @@ struct Worker::Impl {
         consumer(consumer_settings(config->kafka, config->worker.group_id, group_instance_id(instance)),
                  {.assigned = [this](const auto& partitions) { on_assigned(partitions); },
                   .revoked = [this](const auto& partitions) { on_revoked(partitions); }}) {
+    index_repositories();
     // Made now, so a mirror that cannot be opened stops the start; after a reload, anew
     // on their next dispatch.
     for (const Repository& r : config->repositories) reconcilers[r.name] = make_reconciler(r);
@@ -87,6 +89,9 @@ struct Worker::Impl {
   // The config in force. Read and replaced only on the poll thread (take_reload), so the
   // poll loop needs no lock; batches hold their reconciler's generation.
   std::shared_ptr<const Config> config;
+  // `config`'s repositories by name, for the paths taken per event and per resync
+  // (find_repository is a scan: thousands of comparisons each with 10,000 repositories).
+  std::unordered_map<std::string_view, const Repository*> by_name;
   std::mutex reload_mutex;
   std::shared_ptr<const Config> pending_reload;  // set by reload(), taken by the poll loop
   Metrics& metrics;
@@ -132,6 +137,16 @@ struct Worker::Impl {
   const std::string& events_topic() const { return config->kafka.topics.events; }
   KafkaPartition events_partition(std::int32_t partition) const { return {events_topic(), partition}; }
 
+  void index_repositories() {
+    by_name.clear();
+    for (const Repository& r : config->repositories) by_name.emplace(r.name, &r);
+  }
+
+  const Repository* repository(std::string_view name) const {
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+
   ReconcilerSlot make_reconciler(const Repository& r) {
     return {config, std::make_shared<RepositoryReconciler>(
                         r, WorkerContext{config, &sink, &metrics, &state, id, timings, &fetch_slots})};
@@ -156,14 +171,15 @@ struct Worker::Impl {
     }
     fetch_slots.set_limit(next->worker.max_parallel_fetches);
     config = std::move(next);
-    std::erase_if(reconcilers, [&](const auto& entry) { return !find_repository(*config, entry.first); });
+    index_repositories();
+    std::erase_if(reconcilers, [&](const auto& entry) { return !repository(entry.first); });
     log->info("config in force repositories={} worker={}", config->repositories.size(), id);
   }
 
   // The reconciler for `name` under the config in force, or null when the repository is not
   // configured or its mirror cannot be opened (`error` says why). Poll thread only.
   std::shared_ptr<RepositoryReconciler> reconciler_for(const std::string& name, std::string& error) {
-    const Repository* r = find_repository(*config, name);
+    const Repository* r = repository(name);
     if (!r) {
       error = "unknown repository '" + name + "'";
       return nullptr;
@@ -259,7 +275,7 @@ struct Worker::Impl {
     std::string refusal;
     if (auto* reason = std::get_if<std::string>(&parsed)) {
       refusal = "malformed event: " + *reason;
-    } else if (!find_repository(*config, std::get<Event>(parsed).repository)) {
+    } else if (!repository(std::get<Event>(parsed).repository)) {
       refusal = "unknown repository '" + std::get<Event>(parsed).repository + "'";
     }
     if (!refusal.empty()) {
@@ -392,7 +408,7 @@ struct Worker::Impl {
       partition_count_at = Clock::now();
     }
     for (const std::string& name : due) {
-      const Repository* r = find_repository(*config, name);
+      const Repository* r = repository(name);
       if (r == nullptr || !assigned.contains(partition_of(name, partition_count))) continue;
       Event e;
       e.event_id = random_uuid();

@@ -55,8 +55,10 @@ class Applier {
   // One attempt to bring the target to `request.commit`. `stop` kills a running command.
   virtual std::variant<Applied, ApplyFailure> apply(const ApplyRequest& request,
                                                     std::stop_token stop) = 0;
-  // Rule 6: whether the target still matches `commit`, changing nothing.
+  // Rule 6: whether the target still matches `commit`, changing nothing. `tree` is the
+  // target's subtree id at `commit` when the caller knows it ("": looked up in the mirror).
   virtual std::variant<InSync, DriftFound, ApplyFailure> check_drift(const std::string& commit,
+                                                                     const std::string& tree,
                                                                      std::stop_token stop) = 0;
 };
 
