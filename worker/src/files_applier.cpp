@@ -53,8 +53,9 @@ class FilesApplier final : public ApplierBase {
     // A dest unchanged since a full check found it holding this subtree is in sync: its stat
     // snapshot says so without listing the tree or reading a file (nor, given the tree id,
     // opening the mirror's object database).
-    const SnapshotKey key{apply_.dest,
-                          tree.empty() ? mirror_.subtree_id(commit, target_.path).value_or("") : tree};
+    const std::string subtree =
+        tree.empty() ? mirror_.subtree_id(commit, target_.path).value_or("") : tree;
+    const SnapshotKey key{apply_.dest, subtree};
     const auto snapshot = snapshot_file().string();
     if (check_snapshot(snapshot, key) == SnapshotCheck::matches) return InSync{};
     auto listed = files_at(commit);

@@ -177,7 +177,8 @@ std::variant<std::string, GitError> Mirror::fetch(std::chrono::milliseconds time
   git_remote_create_options remote_options;
   git_remote_create_options_init(&remote_options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
   remote_options.repository = repo;
-  remote_options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  remote_options.flags =
+      GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
   git_remote* raw_remote = nullptr;
   if (git_remote_create_with_opts(&raw_remote, repository.url.c_str(), &remote_options) != 0)
     return GitError{"fetch " + url + ": " + last_error_text(), false};

@@ -420,12 +420,15 @@ struct Worker::Impl {
       e.branch = r->branch;
       e.kind = EventKind::poll;
       e.before = e.after = std::string(40, '0');
+      // The report may come while the producer closes, after this Impl's members: the
+      // callback holds only what outlives the producer.
       producer.produce(events_topic(), r->name, to_json(e),
-                       [this, name = r->name](const DeliveryReport& report) {
+                       [worker_log = log, &failed = resync_not_published, name = r->name](
+                           const DeliveryReport& report) {
                          if (report.ok) return;
-                         resync_not_published.inc();
-                         log->warn("resync event not published repository={} error=\"{}\"", name,
-                                   report.error);
+                         failed.inc();
+                         worker_log->warn("resync event not published repository={} error=\"{}\"",
+                                          name, report.error);
                        });
     }
   }
