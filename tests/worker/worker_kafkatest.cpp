@@ -208,8 +208,9 @@ TEST(WorkerTest, ResyncsAreSpreadOverTheIntervalAndQuietOnesPublishNothing) {
   EXPECT_EQ(results.read_to_end().size(), static_cast<std::size_t>(kRepositories))
       << "a quiet re-check published a result";
 
-  // The poll events, by when they were made: spread over the interval, not in one burst. A
-  // slot is 250 ms, so no second holds more than five (four, and one slot's jitter).
+  // The poll events, by when they were made: spread over the interval, not in one burst (all
+  // 24 in one second before). A slot is 250 ms, so a second holds four or five; a loaded
+  // machine can delay the loop by a slot or two, so the bound is the issue's: twice the mean.
   TopicReader events(config->kafka.brokers, config->kafka.topics.events);
   std::map<std::int64_t, int> per_second;
   std::map<std::string, int> per_repository;
@@ -221,7 +222,7 @@ TEST(WorkerTest, ResyncsAreSpreadOverTheIntervalAndQuietOnesPublishNothing) {
     ++per_repository[record.key];
   }
   EXPECT_EQ(per_repository.size(), static_cast<std::size_t>(kRepositories));
-  for (const auto& [second, count] : per_second) EXPECT_LE(count, 5) << "second " << second;
+  for (const auto& [second, count] : per_second) EXPECT_LE(count, 8) << "second " << second;
   for (const auto& [name, count] : per_repository) {
     EXPECT_GE(count, 2) << name;
     EXPECT_LE(count, 5) << name;
