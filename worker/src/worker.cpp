@@ -449,7 +449,10 @@ struct Worker::Impl {
     consumer.subscribe({events_topic()});
     log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
               config->worker.group_id, id, config->repositories.size());
-    schedule.due(std::chrono::system_clock::now());  // each repository at its slot from now
+    // The first re-checks come in the interval after the first, each at its slot: a worker
+    // just started applies what its events say first, as it always did (the first resync
+    // came one interval after the start), and a restart storm is no resync storm.
+    schedule.due(std::chrono::system_clock::now() + config->worker.resync_interval);
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
