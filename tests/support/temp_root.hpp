@@ -1,10 +1,12 @@
-// A fresh directory under the system's temporary directory, removed with everything in it when
-// the object goes: header-only, for the unit tests that do not link the harness.
+// Files for the unit tests that do not link the harness (header-only): TempRoot, a fresh
+// directory removed with everything in it when the object goes, and whole-file read/write.
 #pragma once
 
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -29,5 +31,16 @@ class TempRoot {
  private:
   std::filesystem::path path_;
 };
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+inline void write_text(const std::filesystem::path& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
 
 }  // namespace gitopsd::test
