@@ -185,7 +185,7 @@ class CtlFixture : public ::testing::Test {
               state_ = unique_name("state"), dlq_ = unique_name("dlq"),
               statuses_ = unique_name("statuses");
   std::string web_dest_, api_dest_, targets_yaml_, config_;
-  std::string resync_ = "10m";
+  std::string resync_ = "7d";  // no re-check within a test (its slot may come any time)
   int worker_admin_port_ = free_port();
   std::unique_ptr<Process> worker_;
 };

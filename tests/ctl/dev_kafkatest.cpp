@@ -106,7 +106,7 @@ class GitopsctlDevTest : public ::testing::Test {
 };
 
 TEST_F(GitopsctlDevTest, AppliesAPushWhoseSignedWebhookWasSent) {
-  auto dev = start_dev("10m");  // no resync during the test: the webhook does it
+  auto dev = start_dev("7d");  // no resync during the test: the webhook does it
   auto after = push("<h1>v2</h1>\n");
   auto body = dir_.write("push.json", github_push("acme/demo", "main", first_, after));
 
@@ -140,7 +140,7 @@ TEST_F(GitopsctlDevTest, AppliesAPushWhoseSignedWebhookWasSent) {
 // `--notify-url`: every outcome is posted there, signed with the key printed at start.
 TEST_F(GitopsctlDevTest, NotifyUrlGetsEachOutcomeSignedWithThePrintedKey) {
   LoopbackHttpServer sink(/*tls=*/false);
-  auto dev = start_dev("10m", {"--notify-url", sink.url("/gitopsd")});
+  auto dev = start_dev("7d", {"--notify-url", sink.url("/gitopsd")});
   const std::string printed = dev->log();
   const auto key_at = printed.find("signing key whsec_");
   ASSERT_NE(key_at, std::string::npos) << printed;
@@ -167,7 +167,7 @@ TEST_F(GitopsctlDevTest, NotifyUrlGetsEachOutcomeSignedWithThePrintedKey) {
 // The commands printed under "Try it", run as a newcomer pastes them into a shell: a clone of
 // the repository gets a commit that is pushed, its webhook is sent, and the change lands.
 TEST_F(GitopsctlDevTest, PrintedStepsGetAChangeApplied) {
-  auto dev = start_dev("10m");
+  auto dev = start_dev("7d");
   ASSERT_TRUE(
       wait_until([&] { return dev->log().find("  3. See it applied:") != std::string::npos; }, 30s))
       << dev->log();

@@ -53,7 +53,7 @@ TEST(GiteaPipeline, APushToGiteaEndsWithEachTargetsCommitStatusOnGitea) {
           statuses + "}\n" +
           "worker:\n  group_id: " + unique_name("workers") + "\n  state_dir: " + dir.path() +
           "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(worker_admin) +
-          "\"\n  max_attempts: 1\n" +
+          "\"\n  max_attempts: 1\n  resync_interval: 7d\n" +
           "notify:\n  group_id: " + unique_name("notifiers") + "\n  admin_listen: \"127.0.0.1:" +
           std::to_string(notifier_admin) + "\"\n" + "repositories:\n" + repository);
   Process worker({GITOPSD_WORKER_BIN, "--config", config}, dir.path() + "/worker.log");

@@ -67,7 +67,7 @@ class WorkerGroupTest : public ::testing::Test {
   std::string write_worker_config(const std::string& name, int admin_port) {
     return dir_.write(name + ".yaml", config_ + "worker:\n  group_id: " + group_ + "\n  state_dir: " +
                                           dir_.path() + "/" + name + "-state\n  admin_listen: \"127.0.0.1:" +
-                                          std::to_string(admin_port) + "\"\n  resync_interval: 10m\n");
+                                          std::to_string(admin_port) + "\"\n  resync_interval: 7d\n");
   }
 
   std::unique_ptr<Process> start_worker(const std::string& config, const std::string& log,

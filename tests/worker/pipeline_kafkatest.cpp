@@ -176,7 +176,7 @@ class PipelineTest : public ::testing::Test {
   ReceiverSetup setup_;
   std::vector<std::string> topics_;
   std::string targets_yaml_;
-  std::string resync_ = "10m";
+  std::string resync_ = "7d";  // no re-check within a test (its slot may come any time)
   std::string apply_timeout_ = "10m";
   int max_attempts_ = 2;
   std::string worker_config_;

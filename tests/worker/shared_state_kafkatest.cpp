@@ -65,7 +65,7 @@ TEST(SharedStateDirTest, WorkersStartedTogetherNeverCollideOnTheirFiles) {
           "}\n  properties: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}\n"
           "worker:\n  group_id: " + unique_name("group") + "\n  state_dir: " + dir.path() +
           "/state\n  admin_listen: \"127.0.0.1:" + std::to_string(admin) +
-          "\"\n  resync_interval: 10m\nrepositories:\n" + repositories_yaml);
+          "\"\n  resync_interval: 7d\nrepositories:\n" + repositories_yaml);
   TopicReader results(bootstrap, results_topic);
   std::size_t seen = 0;
   // Apply intervals per target, across every round: [started_at, finished_at].

@@ -44,7 +44,7 @@ TEST(WorkerSystemdTest, ReadyWhenInTheGroupPingsThroughALongApplyAndSaysStopping
             "worker:\n  group_id: " +
             group + "\n  state_dir: " + dir.path() + "/state-" + name +
             "\n  admin_listen: \"127.0.0.1:" + std::to_string(free_port()) +
-            "\"\n  resync_interval: 10m\n"
+            "\"\n  resync_interval: 7d\n"
             "repositories:\n  - {name: sdrepo, provider: github, match: acme/sdrepo, url: \"" +
             daemon.url("sdrepo") + "\", secrets: [{file: " + dir.path() +
             "/secret}], targets: [{name: slow, path: deploy, apply: "

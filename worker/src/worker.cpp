@@ -449,10 +449,10 @@ struct Worker::Impl {
     consumer.subscribe({events_topic()});
     log->info("consuming topic={} group={} worker={} repositories={}", events_topic(),
               config->worker.group_id, id, config->repositories.size());
-    // The first re-checks come in the interval after the first, each at its slot: a worker
-    // just started applies what its events say first, as it always did (the first resync
-    // came one interval after the start), and a restart storm is no resync storm.
-    schedule.due(std::chrono::system_clock::now() + config->worker.resync_interval);
+    // Each repository at its next slot from now: within one interval of the start, so a push
+    // whose webhook was lost while this worker restarted is applied within an interval (a
+    // later start would make that two). The slots stay spread: a restart is no resync storm.
+    schedule.due(std::chrono::system_clock::now());
     auto next_lag = Clock::now();
     while (!stop.stop_requested()) {
       watchdog.ping();
