@@ -136,6 +136,23 @@ class NotifierTest : public ::testing::Test {
         timeout, 50ms);
   }
 
+  // The statuses the API answered to each POST for `sha`, in order.
+  std::vector<int> answers_to(const std::string& sha) {
+    std::vector<int> answers;
+    for (const auto& request : api_.http().requests()) {
+      if (request.method == "POST" && request.target.find(sha) != std::string::npos) {
+        answers.push_back(request.answered);
+      }
+    }
+    return answers;
+  }
+
+  static std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  }
+
   std::string bootstrap_, events_, results_, dlq_, statuses_;
   std::string group_ = unique_name("notifiers");
   TempDir dir_;
@@ -305,6 +322,160 @@ TEST_F(NotifierTest, ASinkThatStaysDownIsDroppedAfterItsTriesAndHoldsUpNoOther) 
   EXPECT_NE(notifier_->log().find("notification dropped sink=audit"), std::string::npos);
   EXPECT_TRUE(wait_until(
       [&] { return metric_value(metrics(), "gitopsd_notifier_records_in_flight") == 0; }, 10s, 100ms));
+}
+
+// A host that answers 5xx every time is tried max_attempts times and no more: the status is
+// counted and logged once as dropped (the token nowhere in the log), its record is committed,
+// and the next status goes through once the host answers again.
+TEST_F(NotifierTest, AStatusTheHostKeepsFailingIsDroppedAfterItsTriesAndTheNextIsSet) {
+  max_attempts_ = 3;
+  start();
+  const std::string failing = sha_of(40), next = sha_of(41), after_restart = sha_of(42);
+  for (const auto& sha : {failing, next, after_restart}) api_.add_commit(kMatch, sha);
+  for (const int status : {500, 502, 503}) {
+    api_.http().force(CannedAnswer{.status = status, .headers = {}, .body = "upstream trouble",
+                                   .drop = false, .delay = {}});
+  }
+  publish(result(event(failing), "web", ResultStatus::applied));
+  const std::string dropped =
+      "gitopsd_notifier_statuses_total{provider=\"github\",state=\"success\",outcome=\"dropped\"}";
+  ASSERT_TRUE(wait_until([&] { return metric_value(metrics(), dropped) == 1; }, 30s, 100ms))
+      << notifier_->log();
+  EXPECT_EQ(answers_to(failing), (std::vector<int>{500, 502, 503}));
+  EXPECT_EQ(metric_value(metrics(), "gitopsd_notifier_retries_total{kind=\"status\"}"), 2);
+
+  publish(result(event(next), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_state(next, "web", "success")) << notifier_->log();
+  EXPECT_FALSE(latest(failing, "web"));
+  EXPECT_EQ(answers_to(failing).size(), 3u) << "not tried again";
+  EXPECT_EQ(metric_value(metrics(), dropped), 1);
+  const std::string log = notifier_->log();
+  EXPECT_EQ(occurrences(log, "commit status not set"), 1u) << log;
+  EXPECT_NE(log.find("attempts=3 answer=HTTP 503"), std::string::npos) << log;
+  EXPECT_EQ(log.find(kToken), std::string::npos);
+
+  // Both records were committed: a notifier restarted in the group does not try `failing`
+  // again before the record that follows them.
+  ASSERT_TRUE(wait_until(
+      [&] { return metric_value(metrics(), "gitopsd_notifier_records_in_flight") == 0; }, 10s,
+      100ms));
+  notifier_->terminate();
+  start();
+  publish(result(event(after_restart), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_state(after_restart, "web", "success")) << notifier_->log();
+  EXPECT_EQ(answers_to(failing).size(), 3u) << notifier_->log();
+  EXPECT_EQ(notifier_->log().find(kToken), std::string::npos);
+}
+
+// Statuses go out per repository: while one repository's host is down (its port closed) and
+// its status is retried, another repository on another host gets its status at once.
+TEST_F(NotifierTest, AHostThatIsDownHoldsUpNoOtherRepositorysStatuses) {
+  max_attempts_ = 30;  // not given up during the test: tried every 2 s at most (max_backoff)
+  StatusApiServer other{Provider::github, kToken};
+  config_path_ = dir_.write(
+      "gitopsd.yaml",
+      config_yaml() + "  - name: apps\n    provider: github\n    match: acme/apps\n" +
+          "    url: https://github.com/acme/apps.git\n    secrets: [{file: " + dir_.path() +
+          "/secret}]\n    api: {url: \"" + other.api_url() + "\", token_file: " + dir_.path() +
+          "/token, ca_file: " + other.ca_file() + "}\n    targets:\n" +
+          "      - {name: web, path: web, apply: {type: files, dest: " + dir_.path() +
+          "/apps-web}}\n");
+  start();
+  const std::string down = sha_of(50), up = sha_of(51);
+  api_.add_commit(kMatch, down);
+  other.add_commit("acme/apps", up);
+  api_.http().set_down(true);
+  publish(result(event(down), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_until(
+      [&] { return metric_value(metrics(), "gitopsd_notifier_records_in_flight") == 1; }, 30s,
+      50ms))
+      << notifier_->log();
+
+  Result apps = result(event(up), "web", ResultStatus::applied);
+  apps.repository = "apps";
+  const auto sent = std::chrono::steady_clock::now();
+  publish(apps);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = other.latest("acme/apps", up, "gitopsd/web");
+        return s && s->state == "success";
+      },
+      5s, 50ms))
+      << notifier_->log();
+  std::cout << "[ figures ] other repository's status set in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - sent)
+                   .count()
+            << " ms while the first host is down\n";
+  // The first is still under way: neither set nor given up, its record the one left open.
+  EXPECT_FALSE(latest(down, "web"));
+  EXPECT_TRUE(wait_until(
+      [&] { return metric_value(metrics(), "gitopsd_notifier_records_in_flight") == 1; }, 10s,
+      50ms));
+  EXPECT_LE(metric_value(metrics(), "gitopsd_notifier_statuses_total{provider=\"github\","
+                                    "state=\"success\",outcome=\"dropped\"}"),
+            0);
+
+  api_.http().set_down(false);
+  ASSERT_TRUE(wait_state(down, "web", "success")) << notifier_->log();
+  EXPECT_GE(metric_value(metrics(), "gitopsd_notifier_retries_total{kind=\"status\"}"), 1);
+}
+
+// What an operator's probes and Prometheus see on the admin port: alive but not ready while
+// Kafka cannot be reached, ready once in the group, and the notifier's own series.
+TEST_F(NotifierTest, TheAdminPortAnswersHealthReadinessAndTheNotifiersMetrics) {
+  const auto status_of = [&](const char* path) {
+    try {
+      return http_request(admin_port_, "GET", path, {}, "", 2s).status;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  {
+    const std::string bootstrap = bootstrap_;
+    bootstrap_ = "127.0.0.1:" + std::to_string(free_port());  // nothing listens there
+    const std::string cut_off_config = dir_.write("cut-off.yaml", config_yaml());
+    bootstrap_ = bootstrap;
+    Process cut_off({GITOPSD_NOTIFIER_BIN, "--config", cut_off_config},
+                    dir_.path() + "/cut-off.log");
+    ASSERT_TRUE(wait_until([&] { return status_of("/healthz") == 200; }, 30s, 100ms))
+        << cut_off.log();
+    EXPECT_EQ(status_of("/readyz"), 503) << cut_off.log();
+    EXPECT_EQ(metric_value(metrics(), "gitopsd_ready"), 0);
+  }
+
+  start();
+  const std::string sha = sha_of(60);
+  api_.add_commit(kMatch, sha);
+  publish(result(event(sha), "web", ResultStatus::applied));
+  ASSERT_TRUE(wait_state(sha, "web", "success")) << notifier_->log();
+  const auto health = http_request(admin_port_, "GET", "/healthz", {}, "");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  EXPECT_EQ(status_of("/readyz"), 200);
+  const auto page = http_request(admin_port_, "GET", "/metrics", {}, "");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(metric_value(page.body, "gitopsd_ready"), 1) << page.body;
+  EXPECT_EQ(metric_value(page.body, "gitopsd_notifier_records_total{topic=\"" + results_ +
+                                        "\",outcome=\"read\"}"),
+            1)
+      << page.body;
+  EXPECT_EQ(metric_value(page.body, "gitopsd_notifier_statuses_total{provider=\"github\","
+                                    "state=\"success\",outcome=\"set\"}"),
+            1)
+      << page.body;
+  EXPECT_EQ(metric_value(page.body, "gitopsd_notifier_status_latency_seconds_count"), 1)
+      << page.body;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const std::string now = metrics();
+        return metric_value(now, "gitopsd_notifier_notifications_total{sink=\"audit\","
+                                 "outcome=\"sent\"}") == 1 &&
+               metric_value(now, "gitopsd_notifier_records_in_flight") == 0;
+      },
+      10s, 100ms))
+      << metrics();
 }
 
 TEST_F(NotifierTest, ADeadLetterReachesTheSinksThatWantIt) {
